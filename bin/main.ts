@@ -1,0 +1,33 @@
+import { version } from '../lib/version';
+
+const usage = `usage: tsvma <command> [options]
+
+commands:
+  decode FILE.pcap     print one tcpdump-style line per frame of a pcap file
+  params [--markdown]  list the VMA_* and TSVMA_* parameters tsvma honours
+  version              print the version
+`;
+
+export type Command = (args: string[]) => Promise<number>;
+const commands = new Map<string, () => Promise<Command>>([
+  ['version', async () => async () => { process.stdout.write(`${version}\n`); return 0; }],
+]);
+
+/** Registers a subcommand (each command module lives in bin/ and is loaded only when used). */
+export function register(name: string, load: () => Promise<Command>): void {
+  commands.set(name, load);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+    process.stdout.write(usage);
+    return cmd === undefined ? 2 : 0;
+  }
+  const load = commands.get(cmd);
+  if (!load) {
+    process.stderr.write(`tsvma: unknown command '${cmd}'\n${usage}`);
+    return 2;
+  }
+  return (await load())(rest);
+}

@@ -1,0 +1,11 @@
+/** jest: TypeScript through @swc/jest (type checking is `tsc`'s job, in `npm run build`). */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>'],
+  testMatch: ['**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }] },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  // Network tests create namespaces; keep them serial per file and bounded in time.
+  testTimeout: 30000,
+};
