@@ -46,12 +46,12 @@ export function multicastMacOf(group: number): number {
   return 0x01005e000000 + (group & 0x7fffff);
 }
 
-export function formatIpv4(ip: number): string {
+export function formatIp(ip: number): string {
   return `${ip >>> 24}.${(ip >>> 16) & 255}.${(ip >>> 8) & 255}.${ip & 255}`;
 }
 
 /** Parses a dotted quad; returns -1 when it is not an IPv4 address. */
-export function parseIpv4(s: string): number {
+export function parseIp(s: string): number {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s.trim());
   if (!m) return -1;
   let v = 0;

@@ -1,6 +1,6 @@
 import { frame } from '../../test/fixtures/frames';
 import { a5, hex } from '../../test/helpers/wire';
-import { parseIpv4 as parseIp } from './addr';
+import { parseIp } from './addr';
 import { ArpOp, ArpRepr, emitArp, formatArp, parseArp } from './arp';
 import { Bytes } from './bytes';
 import { WireStatus } from './status';

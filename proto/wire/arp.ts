@@ -2,7 +2,7 @@
  * ARP for Ethernet and IPv4 (RFC 826). Other hardware or protocol types are Unsupported.
  * Layout: htype(2) ptype(2) hlen(1) plen(1) op(2) sha(6) spa(4) tha(6) tpa(4) = 28 bytes.
  */
-import { formatIpv4, formatMac, readMac, writeMac } from './addr';
+import { formatIp, formatMac, readMac, writeMac } from './addr';
 import type { Bytes } from './bytes';
 import { WireStatus } from './status';
 
@@ -56,10 +56,10 @@ export function emitArp(repr: ArpRepr, b: Bytes, off: number): number {
 export function formatArp(repr: ArpRepr): string {
   switch (repr.op) {
     case ArpOp.Request:
-      return `ARP, Request who-has ${formatIpv4(repr.targetIp)} tell ${formatIpv4(repr.senderIp)}, length 28`;
+      return `ARP, Request who-has ${formatIp(repr.targetIp)} tell ${formatIp(repr.senderIp)}, length 28`;
     case ArpOp.Reply:
-      return `ARP, Reply ${formatIpv4(repr.senderIp)} is-at ${formatMac(repr.senderMac)}, length 28`;
+      return `ARP, Reply ${formatIp(repr.senderIp)} is-at ${formatMac(repr.senderMac)}, length 28`;
     default:
-      return `ARP, op ${repr.op} ${formatIpv4(repr.senderIp)} (${formatMac(repr.senderMac)}) > ${formatIpv4(repr.targetIp)}, length 28`;
+      return `ARP, op ${repr.op} ${formatIp(repr.senderIp)} (${formatMac(repr.senderMac)}) > ${formatIp(repr.targetIp)}, length 28`;
   }
 }

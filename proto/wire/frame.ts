@@ -3,7 +3,7 @@
  * | TCP. Used by tools (`tsvma decode`), logs and tests; the stack's RX path parses layer by layer
  * itself and does not go through here. Never throws on any bytes.
  */
-import { formatIpv4, formatMac } from './addr';
+import { formatIp, formatMac } from './addr';
 import { ArpRepr, formatArp, parseArp } from './arp';
 import type { Bytes } from './bytes';
 import { EthernetRepr, EtherType, ethernetHeaderLen, formatEtherType, parseEthernet } from './ethernet';
@@ -155,8 +155,8 @@ export function formatFrame(b: Bytes, off: number, len: number, verifyChecksums 
   }
   if (f.top < Layer.Ipv4) return `${vlan}IP, length ${len}${note}`;
   const ip = f.ip;
-  const src = formatIpv4(ip.src);
-  const dst = formatIpv4(ip.dst);
+  const src = formatIp(ip.src);
+  const dst = formatIp(ip.dst);
   const frag = isFragment(ip) ? ` (frag ${ip.ident}:${ip.payloadLength}@${ip.fragOffset}${ip.moreFragments ? '+' : ''})` : '';
   switch (f.top) {
     case Layer.Icmp:

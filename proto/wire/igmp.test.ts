@@ -1,6 +1,6 @@
 import { frame } from '../../test/fixtures/frames';
 import { a5, hex } from '../../test/helpers/wire';
-import { formatIpv4, parseIpv4 as ip } from './addr';
+import { formatIp, parseIp as ip } from './addr';
 import { Bytes } from './bytes';
 import { emitIgmp, emitIgmpV3Report, formatIgmp, IgmpGroupRecordRepr, IgmpRepr, IgmpType, igmpSource, igmpV3RecordAt, igmpV3ReportLen, parseIgmp } from './igmp';
 import { WireStatus } from './status';
@@ -14,7 +14,7 @@ describe('IGMP', () => {
     expect(parseIgmp(new Bytes(f), L3, f.length - L3, r)).toBe(WireStatus.Ok);
     expect(r.type).toBe(IgmpType.V2Report);
     expect(r.version).toBe(2);
-    expect(formatIpv4(r.group)).toBe('239.1.2.3');
+    expect(formatIp(r.group)).toBe('239.1.2.3');
     expect(formatIgmp(r)).toBe('igmp v2 report 239.1.2.3');
     const out = a5(8);
     expect(emitIgmp(r, out, 0)).toBe(8);
@@ -31,13 +31,13 @@ describe('IGMP', () => {
     const rec = new IgmpGroupRecordRepr();
     let p = igmpV3RecordAt(b, L3, len, L3 + 8, rec);
     expect(rec.recordType).toBe(4);
-    expect(formatIpv4(rec.group)).toBe('239.1.2.3');
+    expect(formatIp(rec.group)).toBe('239.1.2.3');
     expect(rec.numSources).toBe(0);
     p = igmpV3RecordAt(b, L3, len, p, rec);
     expect(rec.recordType).toBe(1);
-    expect(formatIpv4(rec.group)).toBe('232.1.1.1');
+    expect(formatIp(rec.group)).toBe('232.1.1.1');
     expect(rec.numSources).toBe(2);
-    expect(formatIpv4(b.dv.getUint32(rec.sourcesOffset + 4))).toBe('198.18.6.6');
+    expect(formatIp(b.dv.getUint32(rec.sourcesOffset + 4))).toBe('198.18.6.6');
     expect(p).toBe(L3 + len);
     expect(igmpV3RecordAt(b, L3, len, p, rec)).toBe(-1);
     const records = [
@@ -58,7 +58,7 @@ describe('IGMP', () => {
     expect(r.qrv).toBe(2);
     expect(r.qqic).toBe(125);
     expect(r.numSources).toBe(1);
-    expect(formatIpv4(igmpSource(b, L3, 0))).toBe('198.18.5.5');
+    expect(formatIp(igmpSource(b, L3, 0))).toBe('198.18.5.5');
     const out = a5(16);
     out.u8.set(f.subarray(L3 + 12), 12);
     expect(emitIgmp(r, out, 0)).toBe(16);

@@ -6,7 +6,7 @@
  * reported as BadLength. Sources and group records are read in place with accessors
  * (`igmpSource`, `igmpV3RecordAt`) so parsing allocates nothing.
  */
-import { formatIpv4 } from './addr';
+import { formatIp } from './addr';
 import type { Bytes } from './bytes';
 import { checksum } from './checksum';
 import { WireStatus } from './status';
@@ -215,16 +215,16 @@ export function formatIgmp(repr: IgmpRepr): string {
   switch (repr.type) {
     case IgmpType.MembershipQuery:
       if (repr.version === 3) {
-        const g = repr.group ? ` [gaddr ${formatIpv4(repr.group)}]` : '';
+        const g = repr.group ? ` [gaddr ${formatIp(repr.group)}]` : '';
         return `igmp query v3${g} [max resp code ${repr.maxRespCode}] [${repr.numSources} source(s)]`;
       }
-      return `igmp query v${repr.version}${repr.group ? ` [gaddr ${formatIpv4(repr.group)}]` : ''}${repr.version === 2 ? ` [max resp time ${repr.maxRespCode / 10}s]` : ''}`;
+      return `igmp query v${repr.version}${repr.group ? ` [gaddr ${formatIp(repr.group)}]` : ''}${repr.version === 2 ? ` [max resp time ${repr.maxRespCode / 10}s]` : ''}`;
     case IgmpType.V1Report:
-      return `igmp report v1 ${formatIpv4(repr.group)}`;
+      return `igmp report v1 ${formatIp(repr.group)}`;
     case IgmpType.V2Report:
-      return `igmp v2 report ${formatIpv4(repr.group)}`;
+      return `igmp v2 report ${formatIp(repr.group)}`;
     case IgmpType.Leave:
-      return `igmp leave ${formatIpv4(repr.group)}`;
+      return `igmp leave ${formatIp(repr.group)}`;
     case IgmpType.V3Report:
       return `igmp v3 report, ${repr.numRecords} group record(s)`;
     default:

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { frame } from '../../test/fixtures/frames';
 import { a5, hex } from '../../test/helpers/wire';
-import { parseIpv4 as ip } from './addr';
+import { parseIp as ip } from './addr';
 import { Bytes } from './bytes';
 import { emitIpv4, formatIpv4Header, formatIpv4Options, IpProtocol, ipv4HeaderLen, Ipv4Repr, isFragment, parseIpv4 } from './ipv4';
 import { WireStatus } from './status';

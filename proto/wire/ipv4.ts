@@ -9,7 +9,7 @@
  *   |                    Destination Address                        |
  *   |                    Options (0-40 bytes)                       |
  */
-import { formatIpv4 } from './addr';
+import { formatIp } from './addr';
 import type { Bytes } from './bytes';
 import { checksum } from './checksum';
 import { WireStatus } from './status';
@@ -148,5 +148,5 @@ export function formatIpv4Header(repr: Ipv4Repr): string {
 }
 
 export function formatIpv4Packet(repr: Ipv4Repr): string {
-  return `IP ${formatIpv4(repr.src)} > ${formatIpv4(repr.dst)}: ${protocolName(repr.protocol)}, length ${repr.payloadLength}`;
+  return `IP ${formatIp(repr.src)} > ${formatIp(repr.dst)}: ${protocolName(repr.protocol)}, length ${repr.payloadLength}`;
 }

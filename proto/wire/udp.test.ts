@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { frame } from '../../test/fixtures/frames';
 import { a5, hex } from '../../test/helpers/wire';
-import { parseIpv4 as ip } from './addr';
+import { parseIp as ip } from './addr';
 import { Bytes } from './bytes';
 import { WireStatus } from './status';
 import { emitUdp, formatUdp, parseUdp, UdpRepr } from './udp';
