@@ -11,6 +11,7 @@ commands:
 export type Command = (args: string[]) => Promise<number>;
 const commands = new Map<string, () => Promise<Command>>([
   ['version', async () => async () => { process.stdout.write(`${version}\n`); return 0; }],
+  ['decode', async () => (await import('./decode')).decode],
 ]);
 
 /** Registers a subcommand (each command module lives in bin/ and is loaded only when used). */
