@@ -12,6 +12,7 @@ export type Command = (args: string[]) => Promise<number>;
 const commands = new Map<string, () => Promise<Command>>([
   ['version', async () => async () => { process.stdout.write(`${version}\n`); return 0; }],
   ['decode', async () => (await import('./decode')).decode],
+  ['params', async () => (await import('./params')).params],
 ]);
 
 /** Registers a subcommand (each command module lives in bin/ and is loaded only when used). */
