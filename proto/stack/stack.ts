@@ -1,0 +1,449 @@
+/**
+ * The stack core: interfaces, routes, ARP, ICMP echo; later UDP and TCP register protocol handlers.
+ *
+ * Read first: RFC 826 (ARP), RFC 1122 §3.2 (IP for hosts), RFC 792 (ICMP).
+ * Call flow: ring default sink → input() → ARP | IPv4 → protocol handler (ICMP here) → reply via
+ * sendIpv4() → neighbour resolution → ring.send(). Time is passed in (`now`, ms); the stack's
+ * timers live on one wheel that the poller advances through poll(now).
+ * Peer bytes never throw: every dropped frame increments one named counter (counters.ts).
+ */
+import type { Ring } from '../../ring/ring';
+import { formatIp, formatMac, isMulticastIpv4, MAC_BROADCAST, multicastMacOf } from '../wire/addr';
+import { ArpOp, ArpRepr, emitArp, parseArp } from '../wire/arp';
+import type { Bytes } from '../wire/bytes';
+import { emitEthernet, ETHERNET_HEADER_LEN, EthernetRepr, EtherType, parseEthernet, ethernetHeaderLen } from '../wire/ethernet';
+import { emitIcmp, IcmpRepr, IcmpType, parseIcmp } from '../wire/icmp';
+import { emitIpv4, IpProtocol, ipv4HeaderLen, Ipv4Repr, isFragment, parseIpv4 } from '../wire/ipv4';
+import { WireStatus } from '../wire/status';
+import { newStackCounters, type StackCounters } from './counters';
+import { Interface, type InterfaceConfig } from './interface';
+import { defaultArpOptions, Neighbor, NeighborState, neighborStateName, type ArpOptions } from './neighbor';
+import { TimerWheel } from './timer_wheel';
+
+/** Headroom to reserve in TX buffers for Ethernet (with a VLAN tag) + IPv4 with options. */
+export const TX_HEADROOM = 18 + 60;
+
+/**
+ * A protocol handler gets the packet's interface, its parsed IPv4 header, the RX buffer id (one
+ * reference, which it now owns), the offset and length of the IP payload, and `now`.
+ */
+export type ProtocolHandler = (ifc: Interface, ip: Ipv4Repr, id: number, off: number, len: number, now: number) => void;
+
+export interface StackOptions {
+  arp?: Partial<ArpOptions>;
+  /** Timer wheel tick in ms (VMA_TIMER_RESOLUTION_MSEC). */
+  timerResolutionMs?: number;
+}
+
+export interface NeighborInfo {
+  ip: string;
+  mac: string;
+  state: string;
+  queued: number;
+}
+
+export class Stack {
+  readonly timers: TimerWheel;
+  readonly counters: StackCounters = newStackCounters();
+  readonly interfaces: Interface[] = [];
+  readonly arp: ArpOptions;
+  private readonly neighbors = new Map<Interface, Map<number, Neighbor>>();
+  private readonly handlers: (ProtocolHandler | undefined)[] = new Array(256);
+  // Reprs reused for every packet (the stack is single-threaded and not re-entrant per packet).
+  private readonly rxEth = new EthernetRepr();
+  private readonly rxArp = new ArpRepr();
+  private readonly rxIp = new Ipv4Repr();
+  private readonly rxIcmp = new IcmpRepr();
+  private readonly txEth = new EthernetRepr();
+  private readonly txArp = new ArpRepr();
+  private readonly txIp = new Ipv4Repr();
+  private readonly txIcmp = new IcmpRepr();
+  private ident = 1;
+
+  constructor(now: number, opts: StackOptions = {}) {
+    this.timers = new TimerWheel(now, opts.timerResolutionMs ?? 1);
+    this.arp = { ...defaultArpOptions, ...opts.arp };
+    this.handlers[IpProtocol.Icmp] = (ifc, ip, id, off, len, now) => this.icmpInput(ifc, ip, id, off, len, now);
+  }
+
+  /** Adds an interface on `ring`, takes the ring's default sink and announces the address (gratuitous ARP). */
+  addInterface(ring: Ring, cfg: InterfaceConfig, now: number): Interface {
+    const ifc = new Interface(ring, cfg);
+    this.interfaces.push(ifc);
+    this.neighbors.set(ifc, new Map());
+    ring.defaultSink = (id, t) => this.input(ifc, id, t);
+    this.sendArp(ifc, ArpOp.Request, MAC_BROADCAST, 0, ifc.ip, now); // RFC 5227 §2.3 announcement
+    return ifc;
+  }
+
+  /** Registers the handler for an IP protocol (UDP, TCP, IGMP arrive in later layers). */
+  setProtocolHandler(protocol: number, h: ProtocolHandler | undefined): void {
+    this.handlers[protocol] = h;
+  }
+
+  /** Runs due timers. */
+  poll(now: number): void {
+    this.timers.advance(now);
+  }
+
+  /** When the stack next needs poll() (ms), or Infinity. */
+  nextDeadline(): number {
+    return this.timers.nextDeadline();
+  }
+
+  isLocal(ip: number): Interface | null {
+    for (const ifc of this.interfaces) if (ifc.ip === ip) return ifc;
+    return null;
+  }
+
+  /** The interface and next hop for a destination, or null (no route). Longest prefix first, then the gateway. */
+  route(dst: number): { ifc: Interface; nextHop: number } | null {
+    let best: Interface | null = null;
+    for (const ifc of this.interfaces) if (ifc.onLink(dst) && (!best || ifc.prefix > best.prefix)) best = ifc;
+    if (best) return { ifc: best, nextHop: dst };
+    if (isMulticastIpv4(dst) || dst === 0xffffffff) return this.interfaces.length ? { ifc: this.interfaces[0], nextHop: dst } : null;
+    for (const ifc of this.interfaces) if (ifc.gateway !== null) return { ifc, nextHop: ifc.gateway };
+    return null;
+  }
+
+  neighborTable(ifc: Interface): NeighborInfo[] {
+    return [...(this.neighbors.get(ifc)?.values() ?? [])].map((n) => ({
+      ip: formatIp(n.ip), mac: n.state === NeighborState.Incomplete ? '' : formatMac(n.mac), state: neighborStateName[n.state], queued: n.pending.length,
+    }));
+  }
+
+  /** The resolved MAC of `ip` on `ifc`, or -1. */
+  neighborMac(ifc: Interface, ip: number): number {
+    const n = this.neighbors.get(ifc)?.get(ip >>> 0);
+    return n && n.state !== NeighborState.Incomplete ? n.mac : -1;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // RX
+
+  /** Handles one received frame (owning one reference to RX buffer `id`). */
+  input(ifc: Interface, id: number, now: number): void {
+    const pool = ifc.ring.rxPool;
+    const b = ifc.rxBytes;
+    const off = pool.start(id);
+    const len = pool.end(id) - off;
+    const c = this.counters;
+    const eth = this.rxEth;
+    if (parseEthernet(b, off, len, eth) !== WireStatus.Ok) {
+      c.ethTruncated++;
+      pool.release(id);
+      return;
+    }
+    if (eth.dst !== ifc.mac && eth.dst !== MAC_BROADCAST && (Math.floor(eth.dst / 0x10000000000) & 1) === 0) {
+      c.ethNotForUs++;
+      pool.release(id);
+      return;
+    }
+    const l3 = off + ethernetHeaderLen(eth);
+    const l3len = off + len - l3;
+    if (eth.ethertype === EtherType.Arp) {
+      this.arpInput(ifc, b, l3, l3len, now);
+      pool.release(id);
+      return;
+    }
+    if (eth.ethertype !== EtherType.Ipv4) {
+      c.ethUnknownType++;
+      pool.release(id);
+      return;
+    }
+    const ip = this.rxIp;
+    const st = parseIpv4(b, l3, l3len, ip, !ifc.ring.device.caps.rxChecksum.ipv4);
+    if (st !== WireStatus.Ok) {
+      if (st === WireStatus.Truncated) c.ipTruncated++;
+      else if (st === WireStatus.BadLength) c.ipBadLength++;
+      else if (st === WireStatus.BadChecksum) c.ipBadChecksum++;
+      else if (st === WireStatus.Unsupported) c.ipUnsupported++;
+      else c.ipMalformed++;
+      pool.release(id);
+      return;
+    }
+    if (ip.dst !== ifc.ip && ip.dst !== ifc.broadcast && ip.dst !== 0xffffffff && !isMulticastIpv4(ip.dst)) {
+      c.ipNotForUs++;
+      pool.release(id);
+      return;
+    }
+    if (isFragment(ip)) {
+      c.ipFragmentsDropped++;
+      pool.release(id);
+      return;
+    }
+    const h = this.handlers[ip.protocol];
+    if (!h) {
+      c.ipNoProtocol++;
+      pool.release(id);
+      return;
+    }
+    c.ipDelivered++;
+    h(ifc, ip, id, l3 + ipv4HeaderLen(ip), ip.payloadLength, now);
+  }
+
+  private arpInput(ifc: Interface, b: Bytes, off: number, len: number, now: number): void {
+    const c = this.counters;
+    const a = this.rxArp;
+    const st = parseArp(b, off, len, a);
+    if (st !== WireStatus.Ok) {
+      if (st === WireStatus.Truncated) c.arpTruncated++;
+      else if (st === WireStatus.Unsupported) c.arpUnsupported++;
+      else c.arpMalformed++;
+      return;
+    }
+    if (a.senderMac === MAC_BROADCAST || (Math.floor(a.senderMac / 0x10000000000) & 1) === 1 || a.senderIp === 0 && a.op !== ArpOp.Request) {
+      c.arpMalformed++;
+      return;
+    }
+    // RFC 826 "Packet Reception": if the sender is in the table, update it (merge); if we are the
+    // target, add it; then answer requests for our address.
+    const table = this.neighbors.get(ifc)!;
+    const forUs = a.targetIp === ifc.ip;
+    const known = table.get(a.senderIp);
+    if (a.senderIp !== 0 && a.senderIp !== ifc.ip) {
+      if (known) this.confirm(ifc, known, a.senderMac, now);
+      else if (forUs) {
+        const n = this.newNeighbor(ifc, a.senderIp);
+        this.confirm(ifc, n, a.senderMac, now);
+      }
+    }
+    if (!forUs) {
+      if (a.op === ArpOp.Request && !known) c.arpNotForUs++;
+      return;
+    }
+    if (a.op === ArpOp.Request) {
+      c.arpRequestsAnswered++;
+      this.sendArp(ifc, ArpOp.Reply, a.senderMac, a.senderMac, a.senderIp, now);
+    }
+  }
+
+  private icmpInput(ifc: Interface, ip: Ipv4Repr, id: number, off: number, len: number, now: number): void {
+    const c = this.counters;
+    const pool = ifc.ring.rxPool;
+    const m = this.rxIcmp;
+    const st = parseIcmp(ifc.rxBytes, off, len, m);
+    if (st !== WireStatus.Ok) {
+      if (st === WireStatus.BadChecksum) c.icmpBadChecksum++;
+      else c.icmpTruncated++;
+      pool.release(id);
+      return;
+    }
+    if (m.type !== IcmpType.EchoRequest || ip.dst !== ifc.ip) {
+      // Echo to broadcast/multicast is not answered (RFC 1122 §3.2.2.6 allows silence).
+      c.icmpOther++;
+      pool.release(id);
+      return;
+    }
+    c.icmpEchoRequests++;
+    const src = ip.src;
+    const tx = ifc.ring.allocTx(TX_HEADROOM);
+    if (tx < 0) {
+      c.txNoBuffer++;
+      pool.release(id);
+      return;
+    }
+    // RFC 792: the echo reply carries the request's identifier, sequence and data.
+    const txPool = ifc.ring.txPool;
+    if (len > txPool.tailroom(tx)) {
+      c.icmpTruncated++;
+      txPool.release(tx);
+      pool.release(id);
+      return;
+    }
+    const start = txPool.start(tx);
+    pool.buf.copy(txPool.buf, start + 8, off + 8, off + len);
+    pool.release(id);
+    txPool.append(tx, len);
+    const r = this.txIcmp;
+    r.type = IcmpType.EchoReply;
+    r.code = 0;
+    r.ident = m.ident;
+    r.seq = m.seq;
+    r.payloadLength = len - 8;
+    emitIcmp(r, ifc.txBytes, start);
+    c.icmpEchoReplies++;
+    this.sendIpv4(ifc, tx, src, IpProtocol.Icmp, now);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // TX
+
+  /**
+   * Sends TX buffer `id` (its data is the IP payload) to `dst` over `ifc`: writes the IPv4 header in
+   * front, resolves the next hop and sends, or queues while ARP resolves. Takes over the reference.
+   */
+  sendIpv4(ifc: Interface, id: number, dst: number, protocol: number, now: number, opts?: { ttl?: number; tos?: number; dontFragment?: boolean }): void {
+    const pool = ifc.ring.txPool;
+    const ip = this.txIp;
+    ip.src = ifc.ip;
+    ip.dst = dst >>> 0;
+    ip.protocol = protocol;
+    ip.ttl = opts?.ttl ?? 64;
+    ip.dscp = (opts?.tos ?? 0) >>> 2;
+    ip.ecn = (opts?.tos ?? 0) & 3;
+    ip.ident = this.ident = (this.ident + 1) & 0xffff;
+    ip.dontFragment = opts?.dontFragment ?? true;
+    ip.moreFragments = false;
+    ip.fragOffset = 0;
+    ip.optionsLength = 0;
+    ip.payloadLength = pool.length(id);
+    const start = pool.prepend(id, ipv4HeaderLen(ip));
+    emitIpv4(ip, ifc.txBytes, start);
+    let nextHop = dst >>> 0;
+    if (!ifc.onLink(nextHop) && !isMulticastIpv4(nextHop) && nextHop !== 0xffffffff) {
+      const r = this.route(nextHop);
+      if (!r || r.ifc !== ifc) {
+        this.counters.noRoute++;
+        pool.release(id);
+        return;
+      }
+      nextHop = r.nextHop;
+    }
+    this.sendToNextHop(ifc, id, nextHop, now);
+  }
+
+  private sendToNextHop(ifc: Interface, id: number, nextHop: number, now: number): void {
+    if (nextHop === 0xffffffff || nextHop === ifc.broadcast) {
+      this.sendFrame(ifc, id, MAC_BROADCAST, now);
+      return;
+    }
+    if (isMulticastIpv4(nextHop)) {
+      this.sendFrame(ifc, id, multicastMacOf(nextHop), now);
+      return;
+    }
+    const table = this.neighbors.get(ifc)!;
+    let n = table.get(nextHop);
+    if (n && n.state !== NeighborState.Incomplete) {
+      if (n.state === NeighborState.Stale) this.startProbe(ifc, n, now);
+      this.sendFrame(ifc, id, n.mac, now);
+      return;
+    }
+    if (!n) {
+      n = this.newNeighbor(ifc, nextHop);
+      n.tries = 1;
+      this.sendArp(ifc, ArpOp.Request, MAC_BROADCAST, 0, nextHop, now);
+      this.timers.schedule(n.timer, now + this.arp.retransmitMs);
+    }
+    if (n.pending.length >= this.arp.queueLimit) {
+      // RFC 1122 §2.3.2.2: "... SHOULD save at least one (the latest) packet" — drop the oldest.
+      ifc.ring.txPool.release(n.pending.shift()!);
+      this.counters.arpQueueFull++;
+    }
+    n.pending.push(id);
+  }
+
+  /** Prepends the Ethernet header and queues the frame on the ring. */
+  private sendFrame(ifc: Interface, id: number, dstMac: number, now: number): void {
+    const e = this.txEth;
+    e.dst = dstMac;
+    e.src = ifc.mac;
+    e.ethertype = EtherType.Ipv4;
+    e.vlan = -1;
+    const start = ifc.ring.txPool.prepend(id, ETHERNET_HEADER_LEN);
+    emitEthernet(e, ifc.txBytes, start);
+    ifc.ring.send(id, now);
+  }
+
+  /** Sends an ARP message in an Ethernet frame to `ethDst`. */
+  private sendArp(ifc: Interface, op: number, ethDst: number, targetMac: number, targetIp: number, now: number): void {
+    const ring = ifc.ring;
+    const id = ring.allocTx(0);
+    if (id < 0) {
+      this.counters.txNoBuffer++;
+      return;
+    }
+    const pool = ring.txPool;
+    const start = pool.start(id);
+    const e = this.txEth;
+    e.dst = ethDst;
+    e.src = ifc.mac;
+    e.ethertype = EtherType.Arp;
+    e.vlan = -1;
+    emitEthernet(e, ifc.txBytes, start);
+    const a = this.txArp;
+    a.op = op;
+    a.senderMac = ifc.mac;
+    a.senderIp = ifc.ip;
+    a.targetMac = op === ArpOp.Reply ? targetMac : 0;
+    a.targetIp = targetIp;
+    emitArp(a, ifc.txBytes, start + ETHERNET_HEADER_LEN);
+    // Pad to the 60-byte Ethernet minimum (the padding is zeroed, not stale pool bytes).
+    const n = ETHERNET_HEADER_LEN + 28;
+    pool.buf.fill(0, start + n, start + 60);
+    pool.append(id, 60);
+    if (op === ArpOp.Request) this.counters.arpRequestsSent++;
+    else this.counters.arpRepliesSent++;
+    ring.send(id, now);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Neighbours
+
+  private newNeighbor(ifc: Interface, ip: number): Neighbor {
+    const n = new Neighbor(ip >>> 0, (nb, now) => this.neighborTimer(ifc, nb, now));
+    this.neighbors.get(ifc)!.set(n.ip, n);
+    return n;
+  }
+
+  private confirm(ifc: Interface, n: Neighbor, mac: number, now: number): void {
+    const wasIncomplete = n.state === NeighborState.Incomplete;
+    n.mac = mac;
+    n.state = NeighborState.Reachable;
+    n.tries = 0;
+    this.timers.schedule(n.timer, now + this.arp.reachableMs);
+    if (wasIncomplete) {
+      this.counters.arpResolved++;
+      const q = n.pending.splice(0);
+      for (const id of q) this.sendFrame(ifc, id, mac, now);
+    }
+  }
+
+  private startProbe(ifc: Interface, n: Neighbor, now: number): void {
+    n.state = NeighborState.Probe;
+    n.tries = 1;
+    this.sendArp(ifc, ArpOp.Request, n.mac, 0, n.ip, now);
+    this.timers.schedule(n.timer, now + this.arp.retransmitMs);
+  }
+
+  private neighborTimer(ifc: Interface, n: Neighbor, now: number): void {
+    switch (n.state) {
+      case NeighborState.Reachable:
+        n.state = NeighborState.Stale;
+        return;
+      case NeighborState.Incomplete:
+        if (n.tries < this.arp.requests) {
+          n.tries++;
+          this.sendArp(ifc, ArpOp.Request, MAC_BROADCAST, 0, n.ip, now);
+          this.timers.schedule(n.timer, now + this.arp.retransmitMs);
+          return;
+        }
+        this.counters.arpFailed++;
+        for (const id of n.pending.splice(0)) ifc.ring.txPool.release(id);
+        this.neighbors.get(ifc)!.delete(n.ip);
+        return;
+      case NeighborState.Probe:
+        if (n.tries < this.arp.unicastProbes) {
+          n.tries++;
+          this.sendArp(ifc, ArpOp.Request, n.mac, 0, n.ip, now);
+          this.timers.schedule(n.timer, now + this.arp.retransmitMs);
+          return;
+        }
+        this.neighbors.get(ifc)!.delete(n.ip);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** Drops every queued packet and cancels timers (shutdown). */
+  close(): void {
+    for (const [ifc, table] of this.neighbors) {
+      for (const n of table.values()) {
+        this.timers.cancel(n.timer);
+        for (const id of n.pending.splice(0)) ifc.ring.txPool.release(id);
+      }
+      table.clear();
+    }
+  }
+}
