@@ -156,7 +156,7 @@ export class PcapFileWriter implements FrameSink {
     const cap = Math.min(len, this.snaplen);
     if (this.used + PCAP_RECORD_HEADER_LEN + cap > this.buf.length) this.flush();
     writePcapRecordHeader(this.dv, this.used, tsNs, cap, len, true);
-    this.buf.set(frame.subarray(off, off + cap), this.used + PCAP_RECORD_HEADER_LEN);
+    this.buf.set(frame.subarray(off, off + cap), this.used + PCAP_RECORD_HEADER_LEN); // a capture tool, not the data path
     this.used += PCAP_RECORD_HEADER_LEN + cap;
     this.frames++;
   }

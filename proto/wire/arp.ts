@@ -1,6 +1,11 @@
 /**
- * ARP for Ethernet and IPv4 (RFC 826). Other hardware or protocol types are Unsupported.
- * Layout: htype(2) ptype(2) hlen(1) plen(1) op(2) sha(6) spa(4) tha(6) tpa(4) = 28 bytes.
+ * ARP for Ethernet and IPv4 (RFC 826), the only pairing the stack resolves.
+ *
+ *   htype(2)=1 ptype(2)=0x0800 hlen(1)=6 plen(1)=4 op(2) sha(6) spa(4) tha(6) tpa(4) = 28 bytes
+ *
+ * Any other hardware type, protocol type or address length is Unsupported (a value this codec does
+ * not handle, not a broken packet). Unknown opcodes (RARP 3/4, InARP 8/9, ...) parse Ok and keep
+ * their number. Bytes after the 28 (Ethernet padding to 60) are ignored.
  */
 import { formatIp, formatMac, readMac, writeMac } from './addr';
 import type { Bytes } from './bytes';
@@ -12,6 +17,23 @@ export const enum ArpOp {
 }
 
 export const ARP_LEN = 28;
+
+/** RFC 826 / IANA: hardware type 1 is Ethernet (10Mb); protocol type is an ethertype. */
+const HTYPE_ETHERNET = 1;
+const PTYPE_IPV4 = 0x0800;
+const HLEN_ETHERNET = 6;
+const PLEN_IPV4 = 4;
+
+// Field offsets from the start of the ARP packet.
+const F_HTYPE = 0;
+const F_PTYPE = 2;
+const F_HLEN = 4;
+const F_PLEN = 5;
+const F_OP = 6;
+const F_SHA = 8;
+const F_SPA = 14;
+const F_THA = 18;
+const F_TPA = 24;
 
 export class ArpRepr {
   op = 0;
@@ -28,38 +50,50 @@ export function arpHeaderLen(_repr?: ArpRepr): number {
 export function parseArp(b: Bytes, off: number, len: number, out: ArpRepr): WireStatus {
   if (len < ARP_LEN) return WireStatus.Truncated;
   const dv = b.dv;
-  // htype 1 = Ethernet, ptype 0x0800 = IPv4, hlen 6, plen 4
-  if (dv.getUint16(off) !== 1 || dv.getUint16(off + 2) !== 0x0800) return WireStatus.Unsupported;
-  if (dv.getUint8(off + 4) !== 6 || dv.getUint8(off + 5) !== 4) return WireStatus.Malformed;
-  out.op = dv.getUint16(off + 6);
-  out.senderMac = readMac(b, off + 8);
-  out.senderIp = dv.getUint32(off + 14);
-  out.targetMac = readMac(b, off + 18);
-  out.targetIp = dv.getUint32(off + 24);
+  if (
+    dv.getUint16(off + F_HTYPE) !== HTYPE_ETHERNET ||
+    dv.getUint16(off + F_PTYPE) !== PTYPE_IPV4 ||
+    dv.getUint8(off + F_HLEN) !== HLEN_ETHERNET ||
+    dv.getUint8(off + F_PLEN) !== PLEN_IPV4
+  ) {
+    return WireStatus.Unsupported;
+  }
+  out.op = dv.getUint16(off + F_OP);
+  out.senderMac = readMac(b, off + F_SHA);
+  out.senderIp = dv.getUint32(off + F_SPA);
+  out.targetMac = readMac(b, off + F_THA);
+  out.targetIp = dv.getUint32(off + F_TPA);
   return WireStatus.Ok;
 }
 
+/** Writes all 28 bytes (Ethernet/IPv4 types and lengths included) and returns 28. */
 export function emitArp(repr: ArpRepr, b: Bytes, off: number): number {
   const dv = b.dv;
-  dv.setUint16(off, 1);
-  dv.setUint16(off + 2, 0x0800);
-  dv.setUint8(off + 4, 6);
-  dv.setUint8(off + 5, 4);
-  dv.setUint16(off + 6, repr.op);
-  writeMac(b, off + 8, repr.senderMac);
-  dv.setUint32(off + 14, repr.senderIp >>> 0);
-  writeMac(b, off + 18, repr.targetMac);
-  dv.setUint32(off + 24, repr.targetIp >>> 0);
+  dv.setUint16(off + F_HTYPE, HTYPE_ETHERNET);
+  dv.setUint16(off + F_PTYPE, PTYPE_IPV4);
+  dv.setUint8(off + F_HLEN, HLEN_ETHERNET);
+  dv.setUint8(off + F_PLEN, PLEN_IPV4);
+  dv.setUint16(off + F_OP, repr.op);
+  writeMac(b, off + F_SHA, repr.senderMac);
+  dv.setUint32(off + F_SPA, repr.senderIp >>> 0);
+  writeMac(b, off + F_THA, repr.targetMac);
+  dv.setUint32(off + F_TPA, repr.targetIp >>> 0);
   return ARP_LEN;
 }
 
+/**
+ * As tcpdump prints ARP: `ARP, Request who-has 198.18.0.2 tell 198.18.0.1, length 28`, with the
+ * target MAC in parentheses when a request carries one, and `ARP, Reply A is-at MAC`.
+ */
 export function formatArp(repr: ArpRepr): string {
   switch (repr.op) {
-    case ArpOp.Request:
-      return `ARP, Request who-has ${formatIp(repr.targetIp)} tell ${formatIp(repr.senderIp)}, length 28`;
+    case ArpOp.Request: {
+      const tha = repr.targetMac !== 0 ? ` (${formatMac(repr.targetMac)})` : '';
+      return `ARP, Request who-has ${formatIp(repr.targetIp)}${tha} tell ${formatIp(repr.senderIp)}, length 28`;
+    }
     case ArpOp.Reply:
       return `ARP, Reply ${formatIp(repr.senderIp)} is-at ${formatMac(repr.senderMac)}, length 28`;
     default:
-      return `ARP, op ${repr.op} ${formatIp(repr.senderIp)} (${formatMac(repr.senderMac)}) > ${formatIp(repr.targetIp)}, length 28`;
+      return `ARP, op ${repr.op} ${formatIp(repr.senderIp)} (${formatMac(repr.senderMac)}) > ${formatIp(repr.targetIp)} (${formatMac(repr.targetMac)}), length 28`;
   }
 }
