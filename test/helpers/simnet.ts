@@ -13,6 +13,17 @@ export interface Node {
   ifc: Interface;
 }
 
+/** Sends an ICMP echo request from a node's stack to `dst` with `size` bytes of data. */
+export function sendPing(from: Node, dst: string, seq: number, now: number, size = 56): void {
+  const pool = from.ring.txPool;
+  const id = from.ring.allocTx(TX_HEADROOM);
+  const start = pool.start(id);
+  pool.buf.fill(0x61, start + 8, start + 8 + size);
+  pool.append(id, 8 + size);
+  emitIcmp(Object.assign(new IcmpRepr(), { type: IcmpType.EchoRequest, ident: 0x4242, seq, payloadLength: size }), from.ifc.txBytes, start);
+  from.stack.sendIpv4(from.ifc, id, parseIp(dst), IpProtocol.Icmp, now);
+}
+
 export class SimNet {
   readonly wire: SimWire;
   readonly nodes: Node[] = [];
@@ -57,13 +68,7 @@ export class SimNet {
 
   /** Sends an ICMP echo request from `from` to `dst` with `size` bytes of data. */
   ping(from: Node, dst: string, seq: number, size = 56): void {
-    const pool = from.ring.txPool;
-    const id = from.ring.allocTx(TX_HEADROOM);
-    const start = pool.start(id);
-    pool.buf.fill(0x61, start + 8, start + 8 + size);
-    pool.append(id, 8 + size);
-    emitIcmp(Object.assign(new IcmpRepr(), { type: IcmpType.EchoRequest, ident: 0x4242, seq, payloadLength: size }), from.ifc.txBytes, start);
-    from.stack.sendIpv4(from.ifc, id, parseIp(dst), IpProtocol.Icmp, this.now);
+    sendPing(from, dst, seq, this.now, size);
   }
 
   /** Every RX and TX buffer of every ring is back in its pool. */
