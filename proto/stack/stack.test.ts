@@ -80,6 +80,31 @@ describe('stack core over the sim wire', () => {
     });
   });
 
+  describe('routes', () => {
+    it('sends off-link traffic to the default gateway, or a static route\'s gateway, and counts no-route', () => {
+      net = new SimNet();
+      const a = net.add('198.18.0.1', MA, { gateway: '198.18.0.254' });
+      const gw = net.add('198.18.0.254', 0x0200c61200fe);
+      const r2 = net.add('198.18.0.253', 0x0200c61200fd);
+      a.stack.addRoute(parseIp('198.19.5.0'), 24, parseIp('198.18.0.253'));
+      expect(a.stack.route(parseIp('198.19.9.9'))?.nextHop).toBe(parseIp('198.18.0.254'));
+      expect(a.stack.route(parseIp('198.19.5.9'))?.nextHop).toBe(parseIp('198.18.0.253'));
+      expect(a.stack.route(parseIp('198.18.0.7'))?.nextHop).toBe(parseIp('198.18.0.7'));
+      net.ping(a, '198.19.9.9', 1);
+      net.ping(a, '198.19.5.9', 2);
+      net.settle();
+      // The gateways received the frames (addressed to their MACs) and, not routers, dropped them as not for them.
+      expect(gw.stack.counters.ipNotForUs).toBe(1);
+      expect(r2.stack.counters.ipNotForUs).toBe(1);
+      expect(() => a.stack.addRoute(parseIp('198.20.0.0'), 16, parseIp('198.21.0.1'))).toThrow(/not on any interface/);
+      const lone = net.add('198.18.1.1', 0x0200c6120101);
+      expect(lone.stack.route(parseIp('198.30.0.1'))).toBeNull();
+      net.ping(lone, '198.30.0.1', 1);
+      expect(lone.stack.counters.noRoute).toBe(1);
+      net.settle();
+    });
+  });
+
   describe('ICMP echo', () => {
     it('answers 1000 pings with 0 loss', () => {
       net = new SimNet();

@@ -59,6 +59,8 @@ export class Stack {
   private readonly txIp = new Ipv4Repr();
   private readonly txIcmp = new IcmpRepr();
   private ident = 1;
+  /** Static routes, longest prefix first (few: a sorted array, not a trie). */
+  private readonly routes: { dst: number; prefix: number; mask: number; gateway: number; ifc: Interface }[] = [];
 
   constructor(now: number, opts: StackOptions = {}) {
     this.timers = new TimerWheel(now, opts.timerResolutionMs ?? 1);
@@ -96,10 +98,30 @@ export class Stack {
     return null;
   }
 
-  /** The interface and next hop for a destination, or null (no route). Longest prefix first, then the gateway. */
+  /**
+   * Adds a static route: `dst/prefix` via `gateway`, which must be on-link on one of the interfaces.
+   * A prefix of 0 is a default route.
+   */
+  addRoute(dst: number, prefix: number, gateway: number): void {
+    const ifc = this.interfaces.find((i) => i.onLink(gateway));
+    if (!ifc) throw new Error(`route ${formatIp(dst)}/${prefix} via ${formatIp(gateway)}: the gateway is not on any interface's network`);
+    const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+    this.routes.push({ dst: (dst & mask) >>> 0, prefix, mask, gateway: gateway >>> 0, ifc });
+    this.routes.sort((x, y) => y.prefix - x.prefix);
+  }
+
+  /**
+   * The interface and next hop for a destination, or null (no route): the longest prefix among
+   * connected networks and static routes, then an interface's default gateway.
+   */
   route(dst: number): { ifc: Interface; nextHop: number } | null {
     let best: Interface | null = null;
     for (const ifc of this.interfaces) if (ifc.onLink(dst) && (!best || ifc.prefix > best.prefix)) best = ifc;
+    for (const r of this.routes) {
+      if (((dst & r.mask) >>> 0) !== r.dst) continue;
+      if (best && best.prefix >= r.prefix) break;
+      return { ifc: r.ifc, nextHop: r.gateway };
+    }
     if (best) return { ifc: best, nextHop: dst };
     if (isMulticastIpv4(dst) || dst === 0xffffffff) return this.interfaces.length ? { ifc: this.interfaces[0], nextHop: dst } : null;
     for (const ifc of this.interfaces) if (ifc.gateway !== null) return { ifc, nextHop: ifc.gateway };
@@ -291,7 +313,7 @@ export class Stack {
     const start = pool.prepend(id, ipv4HeaderLen(ip));
     emitIpv4(ip, ifc.txBytes, start);
     let nextHop = dst >>> 0;
-    if (!ifc.onLink(nextHop) && !isMulticastIpv4(nextHop) && nextHop !== 0xffffffff) {
+    if (!isMulticastIpv4(nextHop) && nextHop !== 0xffffffff) {
       const r = this.route(nextHop);
       if (!r || r.ifc !== ifc) {
         this.counters.noRoute++;
