@@ -6,7 +6,7 @@
  *  2. ping RTT from the kernel peer: to tsvma's address vs to a kernel address over an identical veth.
  * Run as root: npm run build && node dist/bench/packet.bench.js [seconds]
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Engine } from '../lib/engine';

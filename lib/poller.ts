@@ -90,8 +90,14 @@ export class Poller {
   /** Whether an idle poller keeps the process alive. */
   setKeepAlive(on: boolean): void {
     this.keepAlive = on;
-    for (const h of this.handles.values()) (on ? h.ref() : h.unref());
-    if (this.timer) (on ? this.timer.ref() : this.timer.unref());
+    for (const h of this.handles.values()) {
+      if (on) h.ref();
+      else h.unref();
+    }
+    if (this.timer) {
+      if (on) this.timer.ref();
+      else this.timer.unref();
+    }
   }
 
   get isSleeping(): boolean {

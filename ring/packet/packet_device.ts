@@ -67,16 +67,20 @@ function inNetns<T>(name: string | undefined, fn: () => T): T {
     c.close(self);
     fail(`open(/run/netns/${name})`, `no network namespace '${name}' (ip netns list)`);
   }
+  let back = true;
   try {
     if (c.setns(target, CLONE_NEWNET) !== 0) fail('setns');
     try {
       return fn();
     } finally {
-      if (c.setns(self, CLONE_NEWNET) !== 0) throw new Error('setns back to the original namespace failed; the process is in an unknown state');
+      back = c.setns(self, CLONE_NEWNET) === 0;
     }
   } finally {
     c.close(target);
     c.close(self);
+    // Not returning to the original namespace would leave every later socket of this thread in the
+    // wrong one: that is not recoverable.
+    if (!back) process.abort();
   }
 }
 
