@@ -1,16 +1,37 @@
-/** `tsvma params [--markdown]`: every parameter tsvma honours, its value here and its meaning. */
-import { ConfigError, formatValue, parametersMarkdown, resolveConfig, tsvmaParams, vmaParams } from '../conf';
+/**
+ * `tsvma params [--markdown]`: every TSVMA_* / VMA_* parameter tsvma honours, its value in this
+ * environment, where that value came from, its default and its meaning. `--markdown` prints
+ * docs/parameters.md instead (generated from the same tables; independent of the environment).
+ */
+import { ConfigError, formatParamValue, paramValue, params as allParams, parametersMarkdown, resolveConfig, type Config, type ParamName } from '../conf';
+
+const usage = 'usage: tsvma params [--markdown]\n';
+
+/** The text `tsvma params` prints for an environment (exported for tests). */
+export function paramsTable(cfg: Readonly<Config>): string {
+  const rows: string[][] = [['variable', 'value', 'from', 'default', 'meaning']];
+  for (const p of allParams) {
+    const source = cfg.sources[p.name as ParamName];
+    const value = formatParamValue(p, paramValue(cfg, p));
+    const def = formatParamValue(p, p.default);
+    rows.push([p.env, value, source === 'default' ? '' : source, def, p.doc]);
+  }
+  const width = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)));
+  const lines = rows.map((r) => [0, 1, 2, 3].map((i) => r[i].padEnd(width[i])).join('  ') + '  ' + r[4]);
+  if (cfg.vma.spec) lines.push('', `Profile applied (VMA_SPEC): ${cfg.vma.spec}`);
+  return lines.join('\n') + '\n';
+}
 
 export async function params(args: string[]): Promise<number> {
-  if (args.includes('--markdown')) {
+  if (args.length === 1 && args[0] === '--markdown') {
     process.stdout.write(parametersMarkdown());
     return 0;
   }
   if (args.length > 0) {
-    process.stderr.write('usage: tsvma params [--markdown]\n');
+    process.stderr.write(usage);
     return 2;
   }
-  let cfg;
+  let cfg: Readonly<Config>;
   try {
     cfg = resolveConfig(process.env);
   } catch (e) {
@@ -20,16 +41,7 @@ export async function params(args: string[]): Promise<number> {
     }
     throw e;
   }
-  const rows: string[][] = [['variable', 'value', 'default', 'meaning']];
-  for (const p of tsvmaParams) rows.push([p.env, process.env[p.env] ?? '(unset)', p.default.replace(/`/g, '').split(/[;(]/)[0].trim(), p.doc]);
-  for (const p of vmaParams) {
-    const v = (cfg.vma as Record<string, unknown>)[p.key];
-    rows.push([p.env, formatValue(p, v) + (process.env[p.env] !== undefined ? ' *' : ''), formatValue(p, p.default), p.doc]);
-  }
-  const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length)));
-  for (const r of rows) process.stdout.write(`${r[0].padEnd(w[0])}  ${r[1].padEnd(w[1])}  ${r[2].padEnd(w[2])}  ${r[3]}\n`);
-  if (cfg.profile) process.stdout.write(`\nVMA_SPEC profile: ${cfg.profile}\n`);
-  for (const warning of cfg.warnings) process.stdout.write(`warning: ${warning}\n`);
-  process.stdout.write('\n* set in the environment\n');
+  process.stdout.write(paramsTable(cfg));
+  for (const w of cfg.warnings) process.stderr.write(`tsvma params: warning: ${w}\n`);
   return 0;
 }
