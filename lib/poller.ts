@@ -58,7 +58,10 @@ export class Poller {
   private running = false;
   private since = 0;
   private readonly turn: () => void;
+  /** Wake-up from a notifier or timer: the turn runs on the next loop iteration. */
   private readonly wake: () => void;
+  /** Wake-up from a device fd (libuv poll phase): the turn runs at once, saving a loop hop. */
+  private readonly wakeFd: () => void;
 
   constructor(readonly rings: Ring[], readonly targets: PollTarget[] = [], opts: PollerOptions = {}) {
     this.budget = opts.budget ?? 64;
@@ -66,7 +69,8 @@ export class Poller {
     this.clock = opts.clock ?? (() => performance.now());
     this.keepAlive = opts.keepAlive ?? false;
     this.turn = () => this.runTurn();
-    this.wake = () => this.wakeUp();
+    this.wake = () => this.wakeUp(false);
+    this.wakeFd = () => this.wakeUp(true);
   }
 
   start(): void {
@@ -106,7 +110,7 @@ export class Poller {
 
   /** Polls once now (e.g. right after a send, to flush and pick up replies). */
   kick(): void {
-    if (this.sleeping) this.wakeUp();
+    if (this.sleeping) this.wakeUp(false);
   }
 
   private schedule(): void {
@@ -145,10 +149,10 @@ export class Poller {
         let h = this.handles.get(fd);
         if (!h) {
           // koffi calls (status, events) although its .d.ts says (events); the handle must stay referenced.
-          h = koffi.node.poll(fd, { readable: true }, this.wake as never);
+          h = koffi.node.poll(fd, { readable: true }, this.wakeFd as never);
           this.handles.set(fd, h);
         } else {
-          h.start({ readable: true }, this.wake as never);
+          h.start({ readable: true }, this.wakeFd as never);
         }
         if (this.keepAlive) h.ref();
         else h.unref();
@@ -175,7 +179,7 @@ export class Poller {
     this.timer = null;
   }
 
-  private wakeUp(): void {
+  private wakeUp(fromFd: boolean): void {
     if (!this.sleeping || !this.running) return;
     this.sleeping = false;
     this.disarm();
@@ -184,7 +188,11 @@ export class Poller {
     this.since = now;
     this.counters.wakeups++;
     this.idle = 0;
+    // An fd wake-up arrives in libuv's poll phase with nothing of ours on the stack: poll at once
+    // rather than one loop iteration later. (Measured: no change in ping p50 at 5 ms spacing,
+    // ~130 µs either way — the cost of waking a sleeping process on this VM; busy polling gives ~20 µs.)
     // A sim device notifies from inside another ring's poll: run our turn on the next loop turn.
-    this.schedule();
+    if (fromFd) this.runTurn();
+    else this.schedule();
   }
 }
