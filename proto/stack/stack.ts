@@ -29,6 +29,13 @@ export const TX_HEADROOM = 18 + 60;
  */
 export type ProtocolHandler = (ifc: Interface, ip: Ipv4Repr, id: number, off: number, len: number, now: number) => void;
 
+/**
+ * Gets ICMP errors (destination unreachable, time exceeded) that quote a packet of its protocol:
+ * the quoted IPv4 header (src, dst, protocol) and the offset of the quoted transport header's first
+ * 8 bytes in `b`.
+ */
+export type IcmpErrorHandler = (type: number, code: number, quoted: Ipv4Repr, l4Off: number, b: Bytes) => void;
+
 export interface StackOptions {
   arp?: Partial<ArpOptions>;
   /** Timer wheel tick in ms (VMA_TIMER_RESOLUTION_MSEC). */
@@ -49,6 +56,8 @@ export class Stack {
   readonly arp: ArpOptions;
   private readonly neighbors = new Map<Interface, Map<number, Neighbor>>();
   private readonly handlers: (ProtocolHandler | undefined)[] = new Array(256);
+  private readonly icmpErrorHandlers: (IcmpErrorHandler | undefined)[] = new Array(256);
+  private readonly quoted = new Ipv4Repr();
   // Reprs reused for every packet (the stack is single-threaded and not re-entrant per packet).
   private readonly rxEth = new EthernetRepr();
   private readonly rxArp = new ArpRepr();
@@ -81,6 +90,11 @@ export class Stack {
   /** Registers the handler for an IP protocol (UDP, TCP, IGMP arrive in later layers). */
   setProtocolHandler(protocol: number, h: ProtocolHandler | undefined): void {
     this.handlers[protocol] = h;
+  }
+
+  /** Registers who hears about ICMP errors quoting packets of `protocol`. */
+  setIcmpErrorHandler(protocol: number, h: IcmpErrorHandler | undefined): void {
+    this.icmpErrorHandlers[protocol] = h;
   }
 
   /** Runs due timers. */
@@ -251,6 +265,11 @@ export class Stack {
       pool.release(id);
       return;
     }
+    if ((m.type === IcmpType.DestUnreachable || m.type === IcmpType.TimeExceeded) && ip.dst === ifc.ip) {
+      this.icmpErrorInput(ifc.rxBytes, off + 8, len - 8, m.type, m.code);
+      pool.release(id);
+      return;
+    }
     if (m.type !== IcmpType.EchoRequest || ip.dst !== ifc.ip) {
       // Echo to broadcast/multicast is not answered (RFC 1122 §3.2.2.6 allows silence).
       c.icmpOther++;
@@ -286,6 +305,30 @@ export class Stack {
     emitIcmp(r, ifc.txBytes, start);
     c.icmpEchoReplies++;
     this.sendIpv4(ifc, tx, src, IpProtocol.Icmp, now);
+  }
+
+  /** RFC 1122 §3.2.2.1: an ICMP error is passed to the transport protocol it quotes. */
+  private icmpErrorInput(b: Bytes, off: number, len: number, type: number, code: number): void {
+    if (len < 28) {
+      this.counters.icmpTruncated++;
+      return;
+    }
+    const vihl = b.dv.getUint8(off);
+    const ihl = (vihl & 15) * 4;
+    if (vihl >>> 4 !== 4 || ihl < 20 || ihl + 8 > len) {
+      this.counters.icmpTruncated++;
+      return;
+    }
+    const q = this.quoted;
+    q.protocol = b.dv.getUint8(off + 9);
+    q.src = b.dv.getUint32(off + 12);
+    q.dst = b.dv.getUint32(off + 16);
+    const h = this.icmpErrorHandlers[q.protocol];
+    if (!h || !this.isLocal(q.src)) {
+      this.counters.icmpOther++;
+      return;
+    }
+    h(type, code, q, off + ihl, b);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -52,6 +52,8 @@ export class SimNet {
         moved += n.ring.txPending;
         n.ring.flush(this.now);
       }
+      // Frames already on the wire and due now also count as movement.
+      for (const n of this.nodes) if (((n.ring.device as { nextDue?: () => number }).nextDue?.() ?? Infinity) <= this.now) moved++;
       if (moved === 0) return;
     }
     throw new Error('SimNet did not settle');

@@ -1,0 +1,439 @@
+/**
+ * UDP sockets in the stack (RFC 768; RFC 1122 §4.1 for hosts: port-unreachable for closed ports,
+ * none for broadcast/multicast; ICMP errors reported to connected sockets as the kernel does).
+ *
+ * Received datagrams stay in their RX buffers (zero-copy): a socket's queue holds buffer ids with the
+ * sender and payload position; the reader copies or keeps them and releases each. A queue is bounded
+ * in bytes (SO_RCVBUF-like); what does not fit is dropped and counted. Errors are negative errno
+ * values (Node's lib layer turns them into its own error objects).
+ *
+ * Not yet: IPv4 fragmentation (sends larger than the MTU return -EMSGSIZE; received fragments are
+ * dropped by the stack), multicast membership, broadcast permission (SO_BROADCAST is not checked).
+ */
+import type { Interface } from './interface';
+import { formatIp } from '../wire/addr';
+import { emitIcmp, IcmpRepr, IcmpType, IcmpUnreachCode } from '../wire/icmp';
+import { IpProtocol, ipv4HeaderLen, type Ipv4Repr } from '../wire/ipv4';
+import { WireStatus } from '../wire/status';
+import { emitUdp, parseUdp, UDP_HEADER_LEN, UdpRepr } from '../wire/udp';
+import { TX_HEADROOM, type Stack } from './stack';
+
+/** errno values (Linux), returned negated. */
+export const enum Errno {
+  EINVAL = 22,
+  EMSGSIZE = 90,
+  EADDRINUSE = 98,
+  EADDRNOTAVAIL = 99,
+  ENETUNREACH = 101,
+  ENOBUFS = 105,
+  EISCONN = 106,
+  EDESTADDRREQ = 89,
+  ECONNREFUSED = 111,
+  EHOSTUNREACH = 113,
+  EBADF = 9,
+}
+
+/** Linux's default ephemeral range (net.ipv4.ip_local_port_range). */
+export const EPHEMERAL_LOW = 32768;
+export const EPHEMERAL_HIGH = 60999;
+/** Linux's default net.core.rmem_default. */
+export const DEFAULT_RCVBUF = 212992;
+
+export interface UdpSocketCounters {
+  rxPackets: number;
+  rxBytes: number;
+  /** Datagrams dropped because the receive queue was full. */
+  rxQueueDrops: number;
+  txPackets: number;
+  txBytes: number;
+  txErrors: number;
+}
+
+/** One received datagram, described in place (the caller owns `this` and reuses it). */
+export class UdpDatagram {
+  /** RX buffer id (owned by the caller after `receive`; release it with `Udp.release`). */
+  id = -1;
+  srcIp = 0;
+  srcPort = 0;
+  dstIp = 0;
+  /** Absolute offset of the payload in the ring's RX region, and its length. */
+  offset = 0;
+  length = 0;
+  /** The interface (its ring's RX pool holds the bytes). */
+  ifc: Interface | null = null;
+}
+
+let nextSocketId = 1;
+
+export class UdpSocket {
+  readonly id = nextSocketId++;
+  localIp = 0;
+  localPort = 0;
+  remoteIp = 0;
+  remotePort = 0;
+  bound = false;
+  connected = false;
+  closed = false;
+  reuseAddr = false;
+  rcvBuf = DEFAULT_RCVBUF;
+  queuedBytes = 0;
+  /** A pending asynchronous error (e.g. ECONNREFUSED from an ICMP port unreachable), as a negative errno. */
+  pendingError = 0;
+  readonly counters: UdpSocketCounters = { rxPackets: 0, rxBytes: 0, rxQueueDrops: 0, txPackets: 0, txBytes: 0, txErrors: 0 };
+  /** Called when a datagram was queued (once per datagram). */
+  onReadable: ((s: UdpSocket) => void) | null = null;
+  /** Called when an asynchronous error arrives. */
+  onError: ((s: UdpSocket, errno: number) => void) | null = null;
+  // The receive queue: parallel arrays used as a ring.
+  private qIds = new Int32Array(64);
+  private qSrc = new Uint32Array(64);
+  private qPort = new Uint16Array(64);
+  private qDst = new Uint32Array(64);
+  private qOff = new Int32Array(64);
+  private qLen = new Int32Array(64);
+  private qIfc: (Interface | null)[] = new Array(64).fill(null);
+  private qHead = 0;
+  /** Datagrams queued. */
+  queued = 0;
+
+  /** @internal */
+  enqueue(ifc: Interface, id: number, src: number, port: number, dst: number, off: number, len: number): boolean {
+    if (this.queuedBytes + len > this.rcvBuf && this.queued > 0) return false;
+    if (this.queued === this.qIds.length) this.grow();
+    const i = (this.qHead + this.queued) % this.qIds.length;
+    this.qIds[i] = id;
+    this.qSrc[i] = src;
+    this.qPort[i] = port;
+    this.qDst[i] = dst;
+    this.qOff[i] = off;
+    this.qLen[i] = len;
+    this.qIfc[i] = ifc;
+    this.queued++;
+    this.queuedBytes += len;
+    return true;
+  }
+
+  /** @internal */
+  dequeue(out: UdpDatagram): boolean {
+    if (this.queued === 0) return false;
+    const i = this.qHead;
+    out.id = this.qIds[i];
+    out.srcIp = this.qSrc[i];
+    out.srcPort = this.qPort[i];
+    out.dstIp = this.qDst[i];
+    out.offset = this.qOff[i];
+    out.length = this.qLen[i];
+    out.ifc = this.qIfc[i];
+    this.qIfc[i] = null;
+    this.qHead = (this.qHead + 1) % this.qIds.length;
+    this.queued--;
+    this.queuedBytes -= out.length;
+    return true;
+  }
+
+  private grow(): void {
+    const n = this.qIds.length;
+    const order = (a: Int32Array | Uint32Array | Uint16Array): void => {
+      const c = a.slice();
+      for (let k = 0; k < n; k++) a[k] = c[(this.qHead + k) % n];
+    };
+    const grow32 = <T extends Int32Array | Uint32Array | Uint16Array>(a: T, make: (len: number) => T): T => {
+      order(a);
+      const b = make(n * 2);
+      b.set(a);
+      return b;
+    };
+    this.qIds = grow32(this.qIds, (l) => new Int32Array(l));
+    this.qSrc = grow32(this.qSrc, (l) => new Uint32Array(l));
+    this.qPort = grow32(this.qPort, (l) => new Uint16Array(l));
+    this.qDst = grow32(this.qDst, (l) => new Uint32Array(l));
+    this.qOff = grow32(this.qOff, (l) => new Int32Array(l));
+    this.qLen = grow32(this.qLen, (l) => new Int32Array(l));
+    const ifcs = this.qIfc;
+    this.qIfc = new Array(n * 2).fill(null);
+    for (let k = 0; k < n; k++) this.qIfc[k] = ifcs[(this.qHead + k) % n];
+    this.qHead = 0;
+  }
+}
+
+export interface UdpCounters {
+  /** Datagrams for a port no socket has; answered with ICMP port unreachable (rate-limited). */
+  noPort: number;
+  /** Of those, to broadcast/multicast (never answered). */
+  noPortBroadcast: number;
+  malformed: number;
+  badChecksum: number;
+  portUnreachSent: number;
+  portUnreachRateLimited: number;
+  icmpErrorsDelivered: number;
+}
+
+const key = (ip: number, port: number): number => (ip >>> 0) * 65536 + port;
+
+export class Udp {
+  readonly counters: UdpCounters = { noPort: 0, noPortBroadcast: 0, malformed: 0, badChecksum: 0, portUnreachSent: 0, portUnreachRateLimited: 0, icmpErrorsDelivered: 0 };
+  /** Bound sockets by (local ip, port); 0.0.0.0 for wildcard binds. Several only with reuseAddr. */
+  private readonly bound = new Map<number, UdpSocket[]>();
+  private nextEphemeral = EPHEMERAL_LOW;
+  private readonly rx = new UdpRepr();
+  private readonly tx = new UdpRepr();
+  private readonly icmp = new IcmpRepr();
+  // ICMP error rate limit: a token bucket, 1000 per second, burst 50 (Linux icmp_msgs_per_sec/burst).
+  private tokens = 50;
+  private tokensAt = 0;
+
+  constructor(readonly stack: Stack) {
+    stack.setProtocolHandler(IpProtocol.Udp, (ifc, ip, id, off, len, now) => this.input(ifc, ip, id, off, len, now));
+    stack.setIcmpErrorHandler(IpProtocol.Udp, (type, code, quotedIp, quotedOff, b) => this.icmpError(type, code, quotedIp, quotedOff, b));
+  }
+
+  open(): UdpSocket {
+    return new UdpSocket();
+  }
+
+  /** Binds to (ip, port); port 0 picks an ephemeral port. Returns 0 or a negative errno. */
+  bind(s: UdpSocket, ip: number, port: number, reuseAddr = false): number {
+    if (s.closed) return -Errno.EBADF;
+    if (s.bound) return -Errno.EINVAL;
+    ip >>>= 0;
+    if (ip !== 0 && !this.stack.isLocal(ip)) return -Errno.EADDRNOTAVAIL;
+    if (port === 0) {
+      port = this.ephemeral(ip);
+      if (port === 0) return -Errno.EADDRINUSE;
+    } else if (!this.available(ip, port, reuseAddr)) return -Errno.EADDRINUSE;
+    s.localIp = ip;
+    s.localPort = port;
+    s.reuseAddr = reuseAddr;
+    s.bound = true;
+    const k = key(ip, port);
+    const list = this.bound.get(k);
+    if (list) list.push(s);
+    else this.bound.set(k, [s]);
+    return 0;
+  }
+
+  /** Connects (fixes the peer; binds first if needed). Returns 0 or a negative errno. */
+  connect(s: UdpSocket, ip: number, port: number): number {
+    if (s.closed) return -Errno.EBADF;
+    if (port === 0) return -Errno.EINVAL;
+    if (!this.stack.route(ip >>> 0)) return -Errno.ENETUNREACH;
+    if (!s.bound) {
+      const r = this.bind(s, 0, 0);
+      if (r < 0) return r;
+    }
+    s.remoteIp = ip >>> 0;
+    s.remotePort = port;
+    s.connected = true;
+    return 0;
+  }
+
+  disconnect(s: UdpSocket): void {
+    s.connected = false;
+    s.remoteIp = 0;
+    s.remotePort = 0;
+  }
+
+  /**
+   * Sends `len` bytes of `data` from `off` to (dstIp, dstPort) — or to the connected peer when
+   * dstPort is 0. Binds to an ephemeral port first if needed. Returns the bytes sent or a negative errno.
+   */
+  send(s: UdpSocket, data: Uint8Array, off: number, len: number, dstIp: number, dstPort: number, now: number): number {
+    if (s.closed) return -Errno.EBADF;
+    if (dstPort === 0) {
+      if (!s.connected) return -Errno.EDESTADDRREQ;
+      dstIp = s.remoteIp;
+      dstPort = s.remotePort;
+    } else if (s.connected && (dstIp >>> 0 !== s.remoteIp || dstPort !== s.remotePort)) {
+      return -Errno.EISCONN;
+    }
+    const r = this.stack.route(dstIp >>> 0);
+    if (!r) {
+      s.counters.txErrors++;
+      return -Errno.ENETUNREACH;
+    }
+    const ifc = r.ifc;
+    if (len + UDP_HEADER_LEN + 20 > ifc.mtu) return -Errno.EMSGSIZE;
+    if (!s.bound) {
+      const b = this.bind(s, 0, 0);
+      if (b < 0) return b;
+    }
+    const ring = ifc.ring;
+    const id = ring.allocTx(TX_HEADROOM + UDP_HEADER_LEN);
+    if (id < 0) {
+      s.counters.txErrors++;
+      return -Errno.ENOBUFS;
+    }
+    const pool = ring.txPool;
+    if (pool.tailroom(id) < len) {
+      pool.release(id);
+      return -Errno.EMSGSIZE;
+    }
+    const start = pool.start(id);
+    if (off === 0 && len === data.length) pool.buf.set(data, start);
+    else pool.buf.set(data.subarray(off, off + len), start);
+    pool.append(id, len);
+    const u = this.tx;
+    u.srcPort = s.localPort;
+    u.dstPort = dstPort;
+    u.payloadLength = len;
+    const h = pool.prepend(id, UDP_HEADER_LEN);
+    const src = s.localIp !== 0 ? s.localIp : ifc.ip;
+    emitUdp(u, ifc.txBytes, h, src, dstIp >>> 0, !ifc.ring.device.caps.txChecksum.udp);
+    this.stack.sendIpv4(ifc, id, dstIp >>> 0, IpProtocol.Udp, now);
+    s.counters.txPackets++;
+    s.counters.txBytes += len;
+    return len;
+  }
+
+  /** Takes the next queued datagram into `out` (the caller then owns out.id). False when empty. */
+  receive(s: UdpSocket, out: UdpDatagram): boolean {
+    return s.dequeue(out);
+  }
+
+  /** Returns a datagram's buffer to its ring. */
+  release(d: UdpDatagram): void {
+    if (d.ifc && d.id >= 0) d.ifc.ring.rxPool.release(d.id);
+    d.id = -1;
+    d.ifc = null;
+  }
+
+  close(s: UdpSocket): void {
+    if (s.closed) return;
+    s.closed = true;
+    if (s.bound) {
+      const k = key(s.localIp, s.localPort);
+      const list = this.bound.get(k);
+      if (list) {
+        const i = list.indexOf(s);
+        if (i >= 0) list.splice(i, 1);
+        if (list.length === 0) this.bound.delete(k);
+      }
+    }
+    const d = new UdpDatagram();
+    while (s.dequeue(d)) this.release(d);
+    s.onReadable = null;
+    s.onError = null;
+  }
+
+  /** The socket a datagram to (dst, dport) from (src, sport) goes to: connected first, then bound, specific address before wildcard. */
+  lookup(dst: number, dport: number, src: number, sport: number): UdpSocket | null {
+    let fallback: UdpSocket | null = null;
+    for (const k of [key(dst, dport), key(0, dport)]) {
+      const list = this.bound.get(k);
+      if (!list) continue;
+      for (let i = list.length - 1; i >= 0; i--) {
+        const s = list[i];
+        if (s.connected) {
+          if (s.remoteIp === src && s.remotePort === sport) return s;
+          continue;
+        }
+        if (!fallback) fallback = s; // the most recently bound, as Linux picks with SO_REUSEADDR
+      }
+    }
+    return fallback;
+  }
+
+  private available(ip: number, port: number, reuse: boolean): boolean {
+    const check = (k: number): boolean => {
+      const list = this.bound.get(k);
+      return !list || list.length === 0 || (reuse && list.every((s) => s.reuseAddr));
+    };
+    if (ip === 0) {
+      // A wildcard bind conflicts with any bind of the port.
+      for (const [k, list] of this.bound) if (k % 65536 === port && list.length && !(reuse && list.every((s) => s.reuseAddr))) return false;
+      return true;
+    }
+    return check(key(ip, port)) && check(key(0, port));
+  }
+
+  private ephemeral(ip: number): number {
+    const span = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
+    for (let i = 0; i < span; i++) {
+      const p = this.nextEphemeral;
+      this.nextEphemeral = p === EPHEMERAL_HIGH ? EPHEMERAL_LOW : p + 1;
+      if (this.available(ip, p, false)) return p;
+    }
+    return 0;
+  }
+
+  private input(ifc: Interface, ip: Ipv4Repr, id: number, off: number, len: number, now: number): void {
+    const pool = ifc.ring.rxPool;
+    const u = this.rx;
+    const st = parseUdp(ifc.rxBytes, off, len, u, ip.src, ip.dst, !ifc.ring.device.caps.rxChecksum.udp);
+    if (st !== WireStatus.Ok) {
+      if (st === WireStatus.BadChecksum) this.counters.badChecksum++;
+      else this.counters.malformed++;
+      pool.release(id);
+      return;
+    }
+    const s = this.lookup(ip.dst, u.dstPort, ip.src, u.srcPort);
+    if (!s) {
+      const bcast = ip.dst === ifc.broadcast || ip.dst === 0xffffffff || ip.dst >>> 28 === 0xe;
+      if (bcast) this.counters.noPortBroadcast++;
+      else {
+        this.counters.noPort++;
+        this.portUnreachable(ifc, ip, off - ipv4HeaderLen(ip), now);
+      }
+      pool.release(id);
+      return;
+    }
+    if (!s.enqueue(ifc, id, ip.src, u.srcPort, ip.dst, off + UDP_HEADER_LEN, u.payloadLength)) {
+      s.counters.rxQueueDrops++;
+      pool.release(id);
+      return;
+    }
+    s.counters.rxPackets++;
+    s.counters.rxBytes += u.payloadLength;
+    s.onReadable?.(s);
+  }
+
+  /** RFC 1122 §4.1.3.1: "If a datagram arrives addressed to a UDP port for which there is no pending LISTEN call, UDP SHOULD send an ICMP Port Unreachable message." */
+  private portUnreachable(ifc: Interface, ip: Ipv4Repr, ipOff: number, now: number): void {
+    // Token bucket refill.
+    this.tokens = Math.min(50, this.tokens + (now - this.tokensAt));
+    this.tokensAt = now;
+    if (this.tokens < 1) {
+      this.counters.portUnreachRateLimited++;
+      return;
+    }
+    this.tokens--;
+    const quote = Math.min(ipv4HeaderLen(ip) + 8, ipv4HeaderLen(ip) + ip.payloadLength);
+    const id = ifc.ring.allocTx(TX_HEADROOM);
+    if (id < 0) return;
+    const tx = ifc.ring.txPool;
+    const start = tx.start(id);
+    ifc.ring.rxPool.buf.copy(tx.buf, start + 8, ipOff, ipOff + quote);
+    tx.append(id, 8 + quote);
+    const m = this.icmp;
+    m.type = IcmpType.DestUnreachable;
+    m.code = IcmpUnreachCode.Port;
+    m.mtu = 0;
+    m.payloadLength = quote;
+    emitIcmp(m, ifc.txBytes, start);
+    this.counters.portUnreachSent++;
+    this.stack.sendIpv4(ifc, id, ip.src, IpProtocol.Icmp, now, { dontFragment: false });
+  }
+
+  /** An ICMP error quoting one of our datagrams: reported to the connected socket it concerns (as Linux does). */
+  private icmpError(type: number, code: number, quoted: Ipv4Repr, l4Off: number, b: { dv: DataView }): void {
+    const sport = b.dv.getUint16(l4Off);
+    const dport = b.dv.getUint16(l4Off + 2);
+    for (const list of this.bound.values()) {
+      for (const s of list) {
+        if (s.connected && s.localPort === sport && s.remoteIp === quoted.dst && s.remotePort === dport) {
+          const errno = type === IcmpType.DestUnreachable && code === IcmpUnreachCode.Port ? Errno.ECONNREFUSED : Errno.EHOSTUNREACH;
+          s.pendingError = -errno;
+          this.counters.icmpErrorsDelivered++;
+          s.onError?.(s, -errno);
+          return;
+        }
+      }
+    }
+  }
+
+  /** For logs: `udp 198.18.0.2:9 > 198.18.0.1:40000`. */
+  static describe(s: UdpSocket): string {
+    const remote = s.connected ? ` > ${formatIp(s.remoteIp)}:${s.remotePort}` : '';
+    return `udp ${formatIp(s.localIp)}:${s.localPort}${remote}`;
+  }
+}
