@@ -113,3 +113,16 @@ for i in range(5):
     expect(engine.ring.txPool.counters.outstanding).toBe(engine.ring.txPending);
   });
 });
+
+describe('packet device errors say what is missing', () => {
+  it('names a missing interface and a missing namespace', async () => {
+    const { PacketDevice } = await import('../../ring/packet/packet_device');
+    expect(() => new PacketDevice({ ifname: 'tsvnosuch0', mac: 0x020000000001 })).toThrow(/if_nametoindex\(tsvnosuch0\): ENODEV .*no such interface 'tsvnosuch0' \(ip link show\)/);
+    expect(() => new PacketDevice({ ifname: 'lo', mac: 0x020000000001, netns: 'tsv-no-such-ns' })).toThrow(/open\(\/run\/netns\/tsv-no-such-ns\): ENOENT .*no network namespace 'tsv-no-such-ns' \(ip netns list\)/);
+  });
+
+  it('refuses devices that are not available yet, naming them', () => {
+    expect(() => Engine.open(resolveConfig({ TSVMA_DEVICE: 'verbs-eth:mlx5_0', TSVMA_ADDR: '198.18.0.2/24' }))).toThrow(/TSVMA_DEVICE=verbs-eth: this device is not available yet/);
+    expect(() => Engine.open(resolveConfig({}))).toThrow(/TSVMA_DEVICE is not set/);
+  });
+});
