@@ -1,0 +1,207 @@
+/**
+ * The adaptive poller on sim rings (no kernel): hot while frames flow, asleep when idle, woken by
+ * the sim notifier, a deadline, pollAt or kick; hooks on every turn; stop releases everything.
+ */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import { Poller, type PollTarget } from './poller';
+import { Ring } from './ring';
+import { SimWire } from './sim';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const A = 0x0200c6120001;
+const B = 0x0200c6120002;
+
+function pair(latencyMs = 0) {
+  const wire = new SimWire({ latencyMs });
+  const a = new Ring(wire.attach(A));
+  const b = new Ring(wire.attach(B));
+  const got: number[] = [];
+  b.defaultSink = (id, now) => {
+    got.push(now);
+    b.rxPool.release(id);
+  };
+  a.defaultSink = (id) => a.rxPool.release(id);
+  return { a, b, got };
+}
+
+/** Queues one 60-byte frame from ring `r` to `dst` (flushed by the next poll or flush). */
+function sendFrame(r: Ring, dst: number, now: number): void {
+  const id = r.allocTx(0);
+  const pool = r.txPool;
+  const s = pool.start(id);
+  pool.buf.fill(0, s, s + 60);
+  pool.buf.writeUIntBE(dst, s, 6);
+  pool.buf.writeUIntBE(A, s + 6, 6);
+  pool.buf.writeUInt16BE(0x88b5, s + 12); // local experimental ethertype
+  pool.append(id, 60);
+  r.send(id, now);
+  r.flush(now);
+}
+
+describe('Poller', () => {
+  it('goes to sleep after idleTurns empty turns, wakes on the sim notifier, and accounts time', async () => {
+    const { a, b, got } = pair();
+    const p = new Poller([b], [], { idleTurns: 10 });
+    try {
+      p.start();
+      expect(p.isRunning).toBe(true);
+      await sleep(30);
+      expect(p.isSleeping).toBe(true);
+      expect(p.counters.sleeps).toBe(1);
+      const turns = p.counters.turns;
+      expect(turns).toBe(10);
+      await sleep(30);
+      expect(p.counters.turns).toBe(turns); // asleep: no turns
+      sendFrame(a, B, 0);
+      expect(p.isSleeping).toBe(false); // the notifier fired synchronously
+      await sleep(20);
+      expect(got.length).toBe(1);
+      expect(p.counters.notifyWakeups).toBe(1);
+      expect(p.counters.frames).toBe(1);
+      expect(p.isSleeping).toBe(true);
+      expect(p.counters.sleepMs).toBeGreaterThan(20);
+      expect(p.counters.busyMs).toBeGreaterThanOrEqual(0);
+    } finally {
+      p.stop();
+      a.close();
+      b.close();
+    }
+  });
+
+  it('stays hot while frames keep coming, within its budget per turn', async () => {
+    const { a, b, got } = pair();
+    const p = new Poller([b], [], { idleTurns: 5, budget: 3 });
+    const perTurn: number[] = [];
+    let last = 0;
+    p.onTick(() => {
+      perTurn.push(got.length - last);
+      last = got.length;
+    });
+    try {
+      for (let i = 0; i < 10; i++) sendFrame(a, B, 0);
+      p.start();
+      await sleep(30);
+      expect(got.length).toBe(10);
+      expect(Math.max(...perTurn)).toBe(3);
+      expect(perTurn.slice(0, 4)).toEqual([3, 3, 3, 1]);
+    } finally {
+      p.stop();
+      a.close();
+      b.close();
+    }
+  });
+
+  it('sleeps by time with idleUs, and never with idleTurns -1', async () => {
+    const { a, b } = pair();
+    const byTime = new Poller([b], [], { idleTurns: -1, idleUs: 5000 });
+    const never = new Poller([a], [], { idleTurns: -1 });
+    try {
+      byTime.start();
+      never.start();
+      await sleep(2);
+      expect(byTime.isSleeping).toBe(false);
+      await sleep(40);
+      expect(byTime.isSleeping).toBe(true);
+      expect(never.isSleeping).toBe(false);
+      expect(never.counters.turns).toBeGreaterThan(byTime.counters.turns);
+    } finally {
+      byTime.stop();
+      never.stop();
+      a.close();
+      b.close();
+    }
+  });
+
+  it('wakes for a target deadline, a pollAt request, a frame due later, and a kick', async () => {
+    const { a, b, got } = pair(25);
+    let due = Infinity;
+    const polled: number[] = [];
+    const target: PollTarget = { poll: (now) => { if (now >= due) { polled.push(now); due = Infinity; } }, nextDeadline: () => due };
+    const p = new Poller([b], [target], { idleTurns: 2 });
+    try {
+      p.start();
+      await sleep(10);
+      expect(p.isSleeping).toBe(true);
+      const t0 = performance.now();
+      due = t0 + 30;
+      p.pollAt(due); // re-arms the sleeping poller's timer (the target's deadline changed)
+      await sleep(60);
+      expect(polled.length).toBe(1);
+      expect(polled[0]).toBeGreaterThanOrEqual(t0 + 30);
+      expect(p.counters.timerWakeups).toBe(1);
+
+      const wakes = p.counters.timerWakeups;
+      p.pollAt(performance.now() + 20);
+      await sleep(45);
+      expect(p.counters.timerWakeups).toBe(wakes + 1);
+
+      // A frame with 25 ms of wire latency: the notifier wakes the poller before the frame is due,
+      // it sleeps again with a timer at the due time, and receives it then.
+      sendFrame(a, B, performance.now());
+      await sleep(60);
+      expect(got.length).toBe(1);
+      expect(p.counters.timerWakeups).toBe(wakes + 2);
+
+      p.kick();
+      expect(p.isSleeping).toBe(false);
+      expect(p.counters.kickWakeups).toBe(1);
+    } finally {
+      p.stop();
+      a.close();
+      b.close();
+    }
+  });
+
+  it('calls onTick hooks with now on every turn until removed', async () => {
+    let t = 1000;
+    const p = new Poller([], [], { idleTurns: 4, clock: () => t++ });
+    const seen: number[] = [];
+    const off = p.onTick((now) => seen.push(now));
+    p.start();
+    await sleep(10);
+    expect(seen.length).toBe(4);
+    expect(seen.every((v, i) => i === 0 || v > seen[i - 1])).toBe(true);
+    off();
+    p.kick();
+    await sleep(10);
+    expect(seen.length).toBe(4);
+    p.stop();
+  });
+
+  it('stop releases everything: no more turns, notifier cleared, idempotent', async () => {
+    const { a, b, got } = pair();
+    const p = new Poller([b], [], { idleTurns: 2 });
+    p.start();
+    await sleep(10);
+    expect(p.isSleeping).toBe(true);
+    p.stop();
+    p.stop();
+    const turns = p.counters.turns;
+    sendFrame(a, B, 0);
+    await sleep(10);
+    expect(p.counters.turns).toBe(turns);
+    expect(got.length).toBe(0);
+    expect(p.isRunning).toBe(false);
+    a.close();
+    b.close();
+  });
+
+  it('an idle poller on a sim ring does not keep the process alive; keepAlive does', () => {
+    const run = (keepAlive: boolean) => spawnSync(process.execPath, ['-r', path.join(__dirname, '..', 'test', 'net', 'swc-register.cjs'), '-e', `
+      const { Poller } = require('./ring/poller.ts');
+      const { Ring } = require('./ring/ring.ts');
+      const { SimWire } = require('./ring/sim.ts');
+      const w = new SimWire();
+      const p = new Poller([new Ring(w.attach(0x020000000001))], [{ poll() {}, nextDeadline: () => performance.now() + 60000 }], { idleTurns: 5, keepAlive: ${keepAlive} });
+      p.start();
+      setTimeout(() => console.log('sleeping', p.isSleeping), 100).unref();
+      process.on('exit', () => console.log('exited'));`], { cwd: path.join(__dirname, '..'), encoding: 'utf8', timeout: 3000 });
+    const idle = run(false);
+    expect(idle.stderr).toBe('');
+    expect(idle.status).toBe(0);
+    expect(idle.stdout).toContain('exited');
+    const kept = run(true);
+    expect(kept.signal).toBe('SIGTERM'); // killed by the 3 s timeout: still alive
+  });
+});
