@@ -63,7 +63,6 @@ export interface PollerCounters {
 }
 
 type PollHandle = ReturnType<typeof koffi.node.poll>;
-type PollCallback = Parameters<typeof koffi.node.poll>[2];
 
 /** Running pollers: a koffi poll handle nobody references is closed by GC, so keep them reachable. */
 const running = new Set<Poller>();
@@ -95,7 +94,7 @@ export class Poller {
   private since = 0;
   // Bound once (no closure per turn or per sleep).
   private readonly turn = (): void => this.runTurn();
-  private readonly onFd: PollCallback = (() => this.wakeUp(Wake.Fd)) as PollCallback;
+  private readonly onFd = (): void => this.wakeUp(Wake.Fd);
   private readonly onNotify = (): void => this.wakeUp(Wake.Notify);
   private readonly onTimer = (): void => {
     this.timer = null;
@@ -256,10 +255,10 @@ export class Poller {
         let h = this.handles.get(fd);
         if (!h) {
           // koffi calls cb(status, events) although its .d.ts says cb(events); we ignore both.
-          h = koffi.node.poll(fd, { readable: true }, this.onFd);
+          h = koffi.node.poll(fd, { readable: true }, this.onFd as never);
           this.handles.set(fd, h);
         } else {
-          h.start({ readable: true }, this.onFd);
+          h.start({ readable: true }, this.onFd as never);
         }
         if (this.keepAlive) h.ref();
         else h.unref();
