@@ -12,6 +12,7 @@
  * tp_status is TP_STATUS_KERNEL (otherwise it drops and counts tp_drops), so a slot user space holds
  * stalls the ring at that point. `release(slot)` gives a slot back (tp_status = TP_STATUS_KERNEL).
  */
+import * as os from 'node:os';
 import type { PacketSocket } from './socket';
 import {
   PACKET_RX_RING, SOL_PACKET, TP2_LEN, TP2_MAC, TP2_SNAPLEN, TP2_STATUS, TP_STATUS_KERNEL, TP_STATUS_USER, TPACKET2_SLL, TPACKET_REQ_SIZE,
@@ -38,6 +39,7 @@ export class RxRing {
   /** Sets PACKET_RX_RING on `sock` (PACKET_VERSION must already be TPACKET_V2) and maps it. */
   constructor(sock: PacketSocket, opts: RxRingOptions) {
     const { frameSize, blockSize } = opts;
+    if (os.endianness() !== 'LE') throw new Error('RxRing reads TPACKET headers as little-endian words');
     if (frameSize < 64 || (frameSize & (frameSize - 1)) !== 0 || blockSize % frameSize !== 0) {
       throw new RangeError(`frameSize ${frameSize} must be a power of two ≥ 64 dividing the block size ${blockSize}`);
     }
@@ -75,20 +77,23 @@ export class RxRing {
     return this.words[(slot * this.frameSize + TP2_STATUS) >> 2];
   }
 
-  /** Offset in `bytes` of the frame's first (Ethernet) byte. */
+  // The header is read through the Int32Array (host byte order, as the kernel writes it; Linux
+  // hosts this runs on are little-endian): one typed-array load per field.
+
+  /** Offset in `bytes` of the frame's first (Ethernet) byte (tp_mac is the low half of word 3). */
   dataOffset(slot: number): number {
     const base = slot * this.frameSize;
-    return base + this.bytes.readUInt16LE(base + TP2_MAC);
+    return base + (this.words[(base + TP2_MAC) >> 2] & 0xffff);
   }
 
   /** Bytes of the frame in the slot (tp_snaplen). */
   captured(slot: number): number {
-    return this.bytes.readUInt32LE(slot * this.frameSize + TP2_SNAPLEN);
+    return this.words[(slot * this.frameSize + TP2_SNAPLEN) >> 2] >>> 0;
   }
 
   /** Length of the frame on the wire (tp_len; larger than captured() when the slot truncated it). */
   wireLength(slot: number): number {
-    return this.bytes.readUInt32LE(slot * this.frameSize + TP2_LEN);
+    return this.words[(slot * this.frameSize + TP2_LEN) >> 2] >>> 0;
   }
 
   /** sll_pkttype the kernel recorded (PACKET_HOST, PACKET_BROADCAST, …). */
