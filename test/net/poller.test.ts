@@ -1,7 +1,7 @@
 /**
  * The poller inside Node's event loop: it goes to sleep when idle, wakes for traffic, and an open
  * ring with no sockets never keeps the process alive (sim and packet devices, in child processes
- * running the built package).
+ * that load the TypeScript sources through test/net/swc-register.cjs, so no stale dist/ is used).
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -11,7 +11,8 @@ import { SimWire } from '../../ring/sim';
 import { createLink } from '../helpers/netns';
 import { sendPing } from '../helpers/simnet';
 
-const dist = path.join(__dirname, '..', '..', 'dist');
+const root = path.join(__dirname, '..', '..');
+const REGISTER = path.join(__dirname, 'swc-register.cjs');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('poller', () => {
@@ -39,9 +40,9 @@ describe('poller', () => {
   });
 
   it('an idle engine on the sim device does not keep the process alive', () => {
-    const r = spawnSync(process.execPath, ['-e', `
-      const { Engine } = require(${JSON.stringify(path.join(dist, 'lib', 'engine.js'))});
-      const { SimWire } = require(${JSON.stringify(path.join(dist, 'ring', 'sim.js'))});
+    const r = spawnSync(process.execPath, ['-r', REGISTER, '-e', `
+      const { Engine } = require(${JSON.stringify(path.join(root, 'lib', 'engine.ts'))});
+      const { SimWire } = require(${JSON.stringify(path.join(root, 'ring', 'sim.ts'))});
       const e = new Engine({ device: new SimWire().attach(0x0200c6120001), ip: 0xc6120001, prefix: 24 });
       globalThis.keep = e;
       setTimeout(() => console.log('sleeping', e.poller.isSleeping), 100).unref();
@@ -55,9 +56,9 @@ describe('poller', () => {
     const link = await createLink({ tag: 'alive', assignIpA: false });
     try {
       const t0 = Date.now();
-      const r = spawnSync(process.execPath, ['-e', `
-        const { resolveConfig } = require(${JSON.stringify(path.join(dist, 'conf', 'index.js'))});
-        const { Engine } = require(${JSON.stringify(path.join(dist, 'lib', 'engine.js'))});
+      const r = spawnSync(process.execPath, ['-r', REGISTER, '-e', `
+        const { resolveConfig } = require(${JSON.stringify(path.join(root, 'conf', 'index.ts'))});
+        const { Engine } = require(${JSON.stringify(path.join(root, 'lib', 'engine.ts'))});
         const e = Engine.open(resolveConfig({ TSVMA_DEVICE: 'packet:${link.a.ifname}', TSVMA_ADDR: '${link.a.ip}/24' }), { netns: '${link.a.ns}' });
         globalThis.keep = e;
         setTimeout(() => console.log('rx', e.ring.counters.rxFrames >= 0, 'sleeping', e.poller.isSleeping), 300);
