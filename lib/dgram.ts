@@ -1,10 +1,509 @@
 /**
  * `tsvma/dgram`: a drop-in for `node:dgram`.
  *
- * Until UDP offload lands (issue 4) every socket passes through to Node's own dgram, which is also
- * what tsvma does for any socket when no device is configured (`TSVMA_DEVICE` unset).
+ * Each socket picks its handle when it is bound (explicitly, or implicitly by send/connect), as VMA
+ * decides at bind time: an offloaded handle on tsvma's UDP stack when a device is configured, the
+ * address is tsvma's (or the wildcard) and the libvma.conf rules allow it; otherwise Node's own
+ * dgram socket, whose events are passed through unchanged. `udp6` always passes through (IPv6 is not
+ * offloaded). With TSVMA_DEVICE unset every socket passes through.
+ *
+ * Offloaded sockets support: bind (port, address, exclusive/reuseAddr), send (Buffer, string, array
+ * of them, TypedArray/DataView, offset/length, callback), connect/disconnect, address/
+ * remoteAddress, close, ref/unref, receive/send buffer sizes, TTL, broadcast, AbortSignal, and the
+ * events listening/message/connect/close/error. Not yet (they throw ERR_TSVMA_UNSUPPORTED on an
+ * offloaded socket): multicast membership and options, fragmentation (datagrams over the MTU fail
+ * with EMSGSIZE), `recvBufferSize` beyond what the ring holds is not enforced by memory.
  */
-import * as dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import * as dns from 'node:dns';
+import * as nodeDgram from 'node:dgram';
+import * as net from 'node:net';
+import { formatIp, parseIp } from '../proto/wire/addr';
+import { UdpDatagram, type UdpSocket as StackSocket } from '../proto/stack/udp';
+import { errInvalidArgType, errnoException, nodeError, validatePort } from './errors';
+import { adjustRefs, offloadDecision, runtime, type Runtime } from './runtime';
 
-export const createSocket = dgram.createSocket;
-export const Socket = dgram.Socket;
+export type SocketType = 'udp4' | 'udp6';
+export interface SocketOptions {
+  type: SocketType;
+  reuseAddr?: boolean;
+  ipv6Only?: boolean;
+  recvBufferSize?: number;
+  sendBufferSize?: number;
+  lookup?: typeof dns.lookup;
+  signal?: AbortSignal;
+}
+export interface RemoteInfo {
+  address: string;
+  family: 'IPv4' | 'IPv6';
+  port: number;
+  size: number;
+}
+type SendCallback = (error: Error | null, bytes?: number) => void;
+
+const BIND_UNBOUND = 0;
+const BIND_BINDING = 1;
+const BIND_BOUND = 2;
+
+const kState = Symbol('tsvma.dgram.state');
+
+interface State {
+  type: SocketType;
+  bindState: number;
+  connected: boolean;
+  closed: boolean;
+  reuseAddr: boolean;
+  recvBufferSize?: number;
+  sendBufferSize?: number;
+  /** The OS handle (pass-through) or the offloaded one, once bound. */
+  os: nodeDgram.Socket | null;
+  vma: { rt: Runtime; s: StackSocket } | null;
+  ref: boolean;
+  broadcast: boolean;
+  /** Sends waiting for the implicit bind. */
+  queue: (() => void)[] | null;
+}
+
+function toBuffer(msg: unknown): Buffer {
+  if (typeof msg === 'string') return Buffer.from(msg);
+  if (Buffer.isBuffer(msg)) return msg;
+  if (ArrayBuffer.isView(msg)) return Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength);
+  throw errInvalidArgType('buffer', 'of type string or an instance of Buffer, TypedArray, or DataView', msg);
+}
+
+export class Socket extends EventEmitter {
+  private readonly [kState]: State;
+
+  constructor(type: SocketType | SocketOptions, listener?: (msg: Buffer, rinfo: RemoteInfo) => void) {
+    super();
+    const opts: SocketOptions = typeof type === 'string' ? { type } : type;
+    if (opts === null || typeof opts !== 'object') throw errInvalidArgType('options', 'of type object', opts);
+    if (opts.type !== 'udp4' && opts.type !== 'udp6') throw nodeError('ERR_SOCKET_BAD_TYPE', 'Bad socket type specified. Valid types are: udp4, udp6', TypeError);
+    this[kState] = {
+      type: opts.type, bindState: BIND_UNBOUND, connected: false, closed: false, reuseAddr: !!opts.reuseAddr,
+      recvBufferSize: opts.recvBufferSize, sendBufferSize: opts.sendBufferSize, os: null, vma: null, ref: true,
+      broadcast: false, queue: null,
+    };
+    if (listener !== undefined) this.on('message', listener);
+    const signal = opts.signal;
+    if (signal !== undefined) {
+      if (typeof signal !== 'object' || signal === null || !('aborted' in signal)) throw errInvalidArgType('options.signal', 'an instance of AbortSignal', signal);
+      const onAbort = (): void => { if (!this[kState].closed) this.close(); };
+      if (signal.aborted) process.nextTick(onAbort);
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.once('close', () => signal.removeEventListener('abort', onAbort));
+      }
+    }
+  }
+
+  /** Whether this socket runs on tsvma's stack (false: Node's own socket, or not bound yet). */
+  get offloaded(): boolean {
+    return this[kState].vma !== null;
+  }
+
+  bind(port?: unknown, address?: unknown, callback?: () => void): this;
+  bind(options: { port?: number; address?: string; exclusive?: boolean; fd?: number }, callback?: () => void): this;
+  bind(...args: unknown[]): this {
+    const st = this[kState];
+    this.healthCheck();
+    if (st.bindState !== BIND_UNBOUND) throw nodeError('ERR_SOCKET_ALREADY_BOUND', 'Socket is already bound');
+    // As Node: the socket is BINDING from here on, even if an argument below turns out invalid.
+    st.bindState = BIND_BINDING;
+    let port: unknown = args[0];
+    let address: unknown;
+    let cb = args[args.length - 1];
+    if (typeof cb !== 'function') cb = undefined;
+    if (port !== null && typeof port === 'object') {
+      const o = port as { port?: unknown; address?: unknown; fd?: unknown };
+      if (o.fd !== undefined) throw nodeError('ERR_TSVMA_UNSUPPORTED', 'tsvma/dgram: bind({ fd }) is not supported');
+      address = o.address ?? '';
+      port = o.port ?? 0;
+    } else {
+      address = typeof args[1] === 'function' ? '' : args[1] ?? '';
+    }
+    if (typeof port === 'function' || port === undefined) port = 0;
+    const p = validatePort(port);
+    if (typeof address !== 'string') throw errInvalidArgType('address', 'of type string', address);
+    if (cb) this.once('listening', cb as () => void);
+    const host = address || (st.type === 'udp4' ? '0.0.0.0' : '::');
+    const finish = (ip: string): void => {
+      if (st.closed) return;
+      this.attach(ip, p, 'udp_receiver');
+    };
+    if (net.isIP(host)) process.nextTick(finish, host);
+    else {
+      dns.lookup(host, { family: st.type === 'udp4' ? 4 : 6 }, (err, ip) => {
+        if (err) {
+          st.bindState = BIND_UNBOUND;
+          this.emit('error', err);
+          return;
+        }
+        finish(ip);
+      });
+    }
+    return this;
+  }
+
+  /** Chooses and binds the handle; emits 'listening' or 'error'. */
+  private attach(ip: string, port: number, role: 'udp_receiver' | 'udp_sender', remote?: { ip: number; port: number }): void {
+    const st = this[kState];
+    let rt: Runtime | null = null;
+    try {
+      rt = st.type === 'udp4' ? runtime() : null;
+    } catch (e) {
+      st.bindState = BIND_UNBOUND;
+      this.emit('error', e);
+      return;
+    }
+    const ip4 = st.type === 'udp4' ? parseIp(ip) : -1;
+    if (rt && ip4 >= 0 && offloadDecision(rt, role, { ip: ip4, port }, remote)) {
+      const s = rt.udp.open();
+      const r = rt.udp.bind(s, ip4, port, st.reuseAddr);
+      if (r < 0) {
+        st.bindState = BIND_UNBOUND;
+        rt.udp.close(s);
+        this.emit('error', errnoException(r, 'bind', ip, port));
+        return;
+      }
+      if (st.recvBufferSize) s.rcvBuf = st.recvBufferSize;
+      st.vma = { rt, s };
+      st.bindState = BIND_BOUND;
+      if (st.ref) adjustRefs(rt, 1);
+      const d = new UdpDatagram();
+      s.onReadable = () => {
+        while (rt!.udp.receive(s, d)) {
+          const pool = d.ifc!.ring.rxPool;
+          const msg = Buffer.allocUnsafe(d.length);
+          pool.buf.copy(msg, 0, d.offset, d.offset + d.length);
+          const rinfo: RemoteInfo = { address: formatIp(d.srcIp), family: 'IPv4', port: d.srcPort, size: d.length };
+          rt!.udp.release(d);
+          this.emit('message', msg, rinfo);
+        }
+      };
+      s.onError = (_s, errno) => {
+        _s.pendingError = 0;
+        this.emit('error', errnoException(errno, 'recvmsg'));
+      };
+      this.emit('listening');
+      this.flushQueue();
+      return;
+    }
+    // Pass-through: Node's own socket, events forwarded.
+    const os = nodeDgram.createSocket({ type: st.type, reuseAddr: st.reuseAddr, recvBufferSize: st.recvBufferSize, sendBufferSize: st.sendBufferSize });
+    st.os = os;
+    for (const ev of ['message', 'error', 'connect'] as const) os.on(ev, (...a: unknown[]) => this.emit(ev, ...a));
+    os.once('listening', () => {
+      st.bindState = BIND_BOUND;
+      if (!st.ref) os.unref();
+      this.emit('listening');
+      this.flushQueue();
+    });
+    os.bind(port, ip);
+  }
+
+  private flushQueue(): void {
+    const q = this[kState].queue;
+    this[kState].queue = null;
+    if (q) for (const f of q) f();
+  }
+
+  private healthCheck(): void {
+    if (this[kState].closed) throw nodeError('ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');
+  }
+
+  /** Binds implicitly (0.0.0.0:0), then runs `then`. */
+  private whenBound(then: () => void, remote?: { ip: number; port: number }): void {
+    const st = this[kState];
+    if (st.bindState === BIND_BOUND) {
+      then();
+      return;
+    }
+    (st.queue ??= []).push(then);
+    if (st.bindState === BIND_UNBOUND) {
+      st.bindState = BIND_BINDING;
+      process.nextTick(() => {
+        if (!st.closed) this.attach(st.type === 'udp4' ? '0.0.0.0' : '::', 0, 'udp_sender', remote);
+      });
+    }
+  }
+
+  send(msg: unknown, ...rest: unknown[]): void {
+    const st = this[kState];
+    let list: Buffer;
+    let i = 0;
+    if (typeof rest[0] === 'number' && typeof rest[1] === 'number' && (rest.length >= 3 && (typeof rest[2] === 'number' || typeof rest[2] === 'string') || rest.length === 2)) {
+      // send(msg, offset, length, port?, address?, cb?)
+      const off = rest[0] as number;
+      const len = rest[1] as number;
+      const buf = toBuffer(msg);
+      if (off < 0 || off > buf.length) throw nodeError('ERR_BUFFER_OUT_OF_BOUNDS', 'The value of "offset" is out of range.', RangeError);
+      if (len < 0 || off + len > buf.length) throw nodeError('ERR_BUFFER_OUT_OF_BOUNDS', 'The value of "length" is out of range.', RangeError);
+      list = buf.subarray(off, off + len);
+      i = 2;
+    } else if (Array.isArray(msg)) {
+      list = Buffer.concat(msg.map(toBuffer));
+    } else {
+      list = toBuffer(msg);
+    }
+    let port = rest[i];
+    let address = rest[i + 1];
+    let cb = rest[rest.length - 1];
+    if (typeof cb !== 'function') cb = undefined;
+    if (typeof port === 'function') port = undefined;
+    if (typeof address === 'function') address = undefined;
+    this.healthCheck();
+    if (st.connected) {
+      if (port !== undefined && port !== null) throw nodeError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected');
+    } else {
+      if (port === undefined || port === null) throw nodeError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
+      validatePort(port, 'Port', false);
+      if (address !== undefined && address !== null && typeof address !== 'string') throw errInvalidArgType('address', 'of type string', address);
+    }
+    const callback = cb as SendCallback | undefined;
+    const p = st.connected ? 0 : +(port as number);
+    const host = st.connected ? '' : (address as string | undefined) || (st.type === 'udp4' ? '127.0.0.1' : '::1');
+    const go = (ip: string): void => {
+      const dst = st.type === 'udp4' ? parseIp(ip) : -1;
+      this.whenBound(() => this.sendNow(list, dst, p, ip, callback), dst >= 0 ? { ip: dst, port: p } : undefined);
+    };
+    if (st.connected || net.isIP(host)) go(host);
+    else dns.lookup(host, { family: st.type === 'udp4' ? 4 : 6 }, (err, ip) => {
+      if (err) {
+        if (callback) callback(err);
+        else this.emit('error', err);
+        return;
+      }
+      go(ip);
+    });
+  }
+
+  private sendNow(buf: Buffer, dst: number, port: number, host: string, cb?: SendCallback): void {
+    const st = this[kState];
+    if (st.closed) return;
+    if (st.os) {
+      if (st.connected) st.os.send(buf, cb);
+      else st.os.send(buf, port, host, cb);
+      return;
+    }
+    const { rt, s } = st.vma!;
+    const target = st.connected ? s.remoteIp : dst;
+    if (!st.broadcast && target !== 0 && (target === 0xffffffff || target === rt.engine.ifc.broadcast)) {
+      const e = errnoException(-13, 'send', host, port);
+      if (cb) process.nextTick(cb, e);
+      else process.nextTick(() => this.emit('error', e));
+      return;
+    }
+    const r = rt.udp.send(s, buf, 0, buf.length, st.connected ? 0 : dst, st.connected ? 0 : port, rt.engine.clock());
+    rt.engine.ring.flush(rt.engine.clock());
+    if (r < 0) {
+      const e = errnoException(r, 'send', st.connected ? formatIp(s.remoteIp) : host, st.connected ? s.remotePort : port);
+      if (cb) process.nextTick(cb, e);
+      else process.nextTick(() => this.emit('error', e));
+      return;
+    }
+    if (cb) process.nextTick(cb, null, r);
+  }
+
+  connect(port: unknown, address?: unknown, callback?: () => void): void {
+    const st = this[kState];
+    if (typeof address === 'function') {
+      callback = address as () => void;
+      address = undefined;
+    }
+    const p = validatePort(port, 'Port', false);
+    if (address !== undefined && typeof address !== 'string') throw errInvalidArgType('address', 'of type string', address);
+    this.healthCheck();
+    if (st.connected) throw nodeError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected');
+    st.connected = true; // as Node: set at once (connect state CONNECTING)
+    if (callback) this.once('connect', callback);
+    const host = (address as string | undefined) || (st.type === 'udp4' ? '127.0.0.1' : '::1');
+    const go = (ip: string): void => {
+      const dst = st.type === 'udp4' ? parseIp(ip) : -1;
+      this.whenBound(() => {
+        if (st.os) {
+          st.os.connect(p, ip);
+          return;
+        }
+        const { rt, s } = st.vma!;
+        const r = rt.udp.connect(s, dst, p);
+        if (r < 0) {
+          st.connected = false;
+          this.emit('error', errnoException(r, 'connect', ip, p));
+          return;
+        }
+        process.nextTick(() => this.emit('connect'));
+      }, dst >= 0 ? { ip: dst, port: p } : undefined);
+    };
+    if (net.isIP(host)) go(host);
+    else dns.lookup(host, (err, ip) => {
+      if (err) {
+        st.connected = false;
+        this.emit('error', err);
+        return;
+      }
+      go(ip);
+    });
+  }
+
+  disconnect(): void {
+    const st = this[kState];
+    this.healthCheck();
+    if (!st.connected) throw nodeError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
+    st.connected = false;
+    if (st.os) st.os.disconnect();
+    else if (st.vma) st.vma.rt.udp.disconnect(st.vma.s);
+  }
+
+  address(): { address: string; family: string; port: number } {
+    const st = this[kState];
+    this.healthCheck();
+    if (st.os && st.bindState === BIND_BOUND) return st.os.address();
+    if (!st.vma) throw errnoException(-9, 'getsockname'); // EBADF, as Node for an unbound socket
+    const s = st.vma.s;
+    return { address: formatIp(s.localIp), family: 'IPv4', port: s.localPort };
+  }
+
+  remoteAddress(): { address: string; family: string; port: number } {
+    const st = this[kState];
+    this.healthCheck();
+    if (!st.connected || (st.vma && !st.vma.s.connected)) throw nodeError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
+    if (st.os) return st.os.remoteAddress();
+    const s = st.vma!.s;
+    return { address: formatIp(s.remoteIp), family: 'IPv4', port: s.remotePort };
+  }
+
+  close(callback?: () => void): this {
+    const st = this[kState];
+    if (typeof callback === 'function') this.once('close', callback);
+    this.healthCheck();
+    st.closed = true;
+    st.queue = null;
+    if (st.os) {
+      st.os.close(() => this.emit('close'));
+      return this;
+    }
+    if (st.vma) {
+      const { rt, s } = st.vma;
+      rt.udp.close(s);
+      if (st.ref) adjustRefs(rt, -1);
+    }
+    process.nextTick(() => this.emit('close'));
+    return this;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    if (this[kState].closed) return Promise.resolve();
+    return new Promise((resolve) => this.close(() => resolve()));
+  }
+
+  ref(): this {
+    const st = this[kState];
+    if (!st.ref) {
+      st.ref = true;
+      if (st.os) st.os.ref();
+      if (st.vma && !st.closed) adjustRefs(st.vma.rt, 1);
+    }
+    return this;
+  }
+
+  unref(): this {
+    const st = this[kState];
+    if (st.ref) {
+      st.ref = false;
+      if (st.os) st.os.unref();
+      if (st.vma && !st.closed) adjustRefs(st.vma.rt, -1);
+    }
+    return this;
+  }
+
+  private bufferSize(which: 'recv' | 'send', size?: number): number {
+    const st = this[kState];
+    if (st.bindState !== BIND_BOUND) throw nodeError('ERR_SOCKET_BUFFER_SIZE', `Could not get or set buffer size: uv_${which}_buffer_size returned EBADF (bad file descriptor)`, Error);
+    if (st.os) {
+      if (size === undefined) return which === 'recv' ? st.os.getRecvBufferSize() : st.os.getSendBufferSize();
+      if (which === 'recv') st.os.setRecvBufferSize(size);
+      else st.os.setSendBufferSize(size);
+      return size;
+    }
+    const s = st.vma!.s;
+    if (size === undefined) return which === 'recv' ? s.rcvBuf * 2 : (st.sendBufferSize ?? 212992) * 2; // Linux reports double what was set
+    if (typeof size !== 'number' || size < 0 || !Number.isInteger(size)) throw errInvalidArgType('size', 'of type number', size);
+    if (which === 'recv') s.rcvBuf = size;
+    else st.sendBufferSize = size;
+    return size;
+  }
+
+  setRecvBufferSize(size: number): void {
+    this.bufferSize('recv', size);
+  }
+  getRecvBufferSize(): number {
+    return this.bufferSize('recv');
+  }
+  setSendBufferSize(size: number): void {
+    this.bufferSize('send', size);
+  }
+  getSendBufferSize(): number {
+    return this.bufferSize('send');
+  }
+  getSendQueueSize(): number {
+    return this[kState].os?.getSendQueueSize() ?? 0;
+  }
+  getSendQueueCount(): number {
+    return this[kState].os?.getSendQueueCount() ?? 0;
+  }
+
+  setTTL(ttl: number): number {
+    if (typeof ttl !== 'number') throw errInvalidArgType('ttl', 'of type number', ttl);
+    const st = this[kState];
+    if (st.os) return st.os.setTTL(ttl);
+    if (ttl < 1 || ttl > 255) throw errnoException(-22, 'setTTL');
+    if (!st.vma) throw errnoException(-9, 'setTTL');
+    st.vma.s.ttl = ttl;
+    return ttl;
+  }
+
+  setBroadcast(flag: boolean): void {
+    const st = this[kState];
+    if (st.os) st.os.setBroadcast(flag);
+    else if (st.bindState !== BIND_BOUND) throw errnoException(-9, 'setBroadcast');
+    st.broadcast = !!flag;
+  }
+
+  private unsupported(what: string): never {
+    throw nodeError('ERR_TSVMA_UNSUPPORTED', `tsvma/dgram: ${what} is not supported on an offloaded socket yet (see docs/features.md)`);
+  }
+
+  private osOr<T>(what: string, f: (os: nodeDgram.Socket) => T): T {
+    const st = this[kState];
+    if (st.os) return f(st.os);
+    if (st.bindState !== BIND_BOUND) throw errnoException(-9, what);
+    return this.unsupported(what);
+  }
+
+  setMulticastTTL(ttl: number): number {
+    return this.osOr('setMulticastTTL', (os) => os.setMulticastTTL(ttl));
+  }
+  setMulticastLoopback(flag: boolean): boolean {
+    return this.osOr('setMulticastLoopback', (os) => os.setMulticastLoopback(flag));
+  }
+  setMulticastInterface(iface: string): void {
+    this.osOr('setMulticastInterface', (os) => os.setMulticastInterface(iface));
+  }
+  addMembership(group: string, iface?: string): void {
+    this.osOr('addMembership', (os) => os.addMembership(group, iface));
+  }
+  dropMembership(group: string, iface?: string): void {
+    this.osOr('dropMembership', (os) => os.dropMembership(group, iface));
+  }
+  addSourceSpecificMembership(source: string, group: string, iface?: string): void {
+    this.osOr('addSourceSpecificMembership', (os) => os.addSourceSpecificMembership(source, group, iface));
+  }
+  dropSourceSpecificMembership(source: string, group: string, iface?: string): void {
+    this.osOr('dropSourceSpecificMembership', (os) => os.dropSourceSpecificMembership(source, group, iface));
+  }
+}
+
+export function createSocket(type: SocketType | SocketOptions, listener?: (msg: Buffer, rinfo: RemoteInfo) => void): Socket {
+  return new Socket(type, listener);
+}

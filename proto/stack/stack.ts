@@ -68,6 +68,8 @@ export class Stack {
   private readonly txIp = new Ipv4Repr();
   private readonly txIcmp = new IcmpRepr();
   private ident = 1;
+  /** Frames sent to one of the stack's own addresses, delivered on the next poll (no re-entrancy). */
+  private readonly localQueue: { ifc: Interface; id: number }[] = [];
   /** Static routes, longest prefix first (few: a sorted array, not a trie). */
   private readonly routes: { dst: number; prefix: number; mask: number; gateway: number; ifc: Interface }[] = [];
 
@@ -97,14 +99,17 @@ export class Stack {
     this.icmpErrorHandlers[protocol] = h;
   }
 
-  /** Runs due timers. */
+  /** Delivers locally looped frames and runs due timers. */
   poll(now: number): void {
+    if (this.localQueue.length) {
+      for (const { ifc, id } of this.localQueue.splice(0)) this.input(ifc, id, now);
+    }
     this.timers.advance(now);
   }
 
   /** When the stack next needs poll() (ms), or Infinity. */
   nextDeadline(): number {
-    return this.timers.nextDeadline();
+    return this.localQueue.length ? 0 : this.timers.nextDeadline();
   }
 
   isLocal(ip: number): Interface | null {
@@ -369,6 +374,13 @@ export class Stack {
   }
 
   private sendToNextHop(ifc: Interface, id: number, nextHop: number, now: number): void {
+    const local = this.isLocal(nextHop);
+    if (local) {
+      // To ourselves: the frame never reaches the device; it is copied into the RX pool, as a
+      // host's own traffic goes through its loopback.
+      this.loopLocal(local, ifc, id);
+      return;
+    }
     if (nextHop === 0xffffffff || nextHop === ifc.broadcast) {
       this.sendFrame(ifc, id, MAC_BROADCAST, now);
       return;
@@ -396,6 +408,24 @@ export class Stack {
       this.counters.arpQueueFull++;
     }
     n.pending.push(id);
+  }
+
+  private loopLocal(to: Interface, from: Interface, id: number): void {
+    const tx = from.ring.txPool;
+    const e = this.txEth;
+    e.dst = to.mac;
+    e.src = to.mac;
+    e.ethertype = EtherType.Ipv4;
+    e.vlan = -1;
+    const start = tx.prepend(id, ETHERNET_HEADER_LEN);
+    emitEthernet(e, from.txBytes, start);
+    const rx = to.ring.rxPool.allocCopy(tx.buf, start, tx.end(id) - start);
+    tx.release(id);
+    if (rx < 0) {
+      this.counters.txNoBuffer++;
+      return;
+    }
+    this.localQueue.push({ ifc: to, id: rx });
   }
 
   /** Prepends the Ethernet header and queues the frame on the ring. */
@@ -503,6 +533,7 @@ export class Stack {
 
   /** Drops every queued packet and cancels timers (shutdown). */
   close(): void {
+    for (const { ifc, id } of this.localQueue.splice(0)) ifc.ring.rxPool.release(id);
     for (const [ifc, table] of this.neighbors) {
       for (const n of table.values()) {
         this.timers.cancel(n.timer);

@@ -75,6 +75,8 @@ export class UdpSocket {
   connected = false;
   closed = false;
   reuseAddr = false;
+  /** IP TTL of sent datagrams (IP_TTL). */
+  ttl = 64;
   rcvBuf = DEFAULT_RCVBUF;
   queuedBytes = 0;
   /** A pending asynchronous error (e.g. ECONNREFUSED from an ICMP port unreachable), as a negative errno. */
@@ -279,7 +281,7 @@ export class Udp {
     const h = pool.prepend(id, UDP_HEADER_LEN);
     const src = s.localIp !== 0 ? s.localIp : ifc.ip;
     emitUdp(u, ifc.txBytes, h, src, dstIp >>> 0, !ifc.ring.device.caps.txChecksum.udp);
-    this.stack.sendIpv4(ifc, id, dstIp >>> 0, IpProtocol.Udp, now);
+    this.stack.sendIpv4(ifc, id, dstIp >>> 0, IpProtocol.Udp, now, { ttl: s.ttl, dontFragment: false });
     s.counters.txPackets++;
     s.counters.txBytes += len;
     return len;

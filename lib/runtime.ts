@@ -1,0 +1,57 @@
+/**
+ * The process's offload runtime: the engine TSVMA_DEVICE names (made on first use), the UDP layer
+ * on it, and the offload decision for each socket (libvma.conf rules, VMA_OFFLOADED_SOCKETS).
+ * With no device configured there is no runtime and every socket passes through to Node.
+ */
+import * as path from 'node:path';
+import { matchRule, type Role } from '../conf';
+import { Udp } from '../proto/stack/udp';
+import { loadConfig, type LoadedConfig } from './config';
+import { Engine } from './engine';
+
+export interface Runtime {
+  readonly engine: Engine;
+  readonly udp: Udp;
+  readonly loaded: LoadedConfig;
+  /** Offloaded sockets that keep the process alive (ref'd). */
+  refs: number;
+}
+
+let rt: Runtime | null | undefined;
+
+/** The runtime, or null when no device is configured. Throws (once) when the device cannot be opened. */
+export function runtime(): Runtime | null {
+  if (rt !== undefined) return rt;
+  const loaded = loadConfig();
+  if (!loaded.config.device) {
+    rt = null;
+    return rt;
+  }
+  const engine = Engine.open(loaded.config);
+  rt = { engine, udp: new Udp(engine.stack), loaded, refs: 0 };
+  return rt;
+}
+
+/** Adjusts the count of ref'd offloaded sockets; the poller keeps the process alive while it is > 0. */
+export function adjustRefs(r: Runtime, delta: number): void {
+  r.refs += delta;
+  r.engine.poller.setKeepAlive(r.refs > 0);
+}
+
+/**
+ * Whether a socket is offloaded: the address must be one tsvma owns (or the wildcard), the
+ * VMA_OFFLOADED_SOCKETS default must allow it, and the first matching libvma.conf rule must not say os.
+ */
+export function offloadDecision(r: Runtime, role: Role, local: { ip: number; port: number }, remote?: { ip: number; port: number }): boolean {
+  const cfg = r.loaded.config;
+  if (!cfg.vma.offloadedSockets) return false;
+  if (local.ip !== 0 && local.ip !== r.engine.ifc.ip) return false;
+  const program = path.basename(process.argv0 || 'node');
+  return matchRule(r.loaded.rules, { program, appId: cfg.vma.applicationId, role, local, remote }) === 'vma';
+}
+
+/** Closes the runtime (tests, shutdown). */
+export function closeRuntime(): void {
+  if (rt) rt.engine.close();
+  rt = undefined;
+}
