@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BufferPool, BufFlag } from '../../ring/buffer_pool';
-import { macFromIp, PacketDevice } from '../../ring/packet/packet_device';
+import { inNetns, macFromIp, PacketDevice } from '../../ring/packet/packet_device';
 import { Poller } from '../../ring/poller';
 import { Ring } from '../../ring/ring';
 import { createLink, type Link } from '../helpers/netns';
@@ -115,6 +115,21 @@ describe('packet device against the kernel peer', () => {
     expect(() => new PacketDevice({ ifname: 'lo', mac: 0x020000000001, netns: `${link.a.ns}-gone` })).toThrow(/no network namespace/);
     expect(() => new PacketDevice({ ifname: 'tsvnosuch0', mac: 0x020000000001, netns: link.a.ns })).toThrow(/if_nametoindex\(tsvnosuch0\): ENODEV \(No such device\): no such interface 'tsvnosuch0' in network namespace/);
     expect(nsOfThreads()).toEqual(before);
+  });
+
+  it('setns moves only the calling thread, and only for the duration of the call', () => {
+    const main = `/proc/self/task/${process.pid}/ns/net`;
+    const inside = inNetns(link.a.ns, () => {
+      const byTask = fs.readdirSync('/proc/self/task').map((t) => [t, fs.readlinkSync(`/proc/self/task/${t}/ns/net`)] as const);
+      return { self: fs.readlinkSync(main), others: byTask.filter(([t]) => t !== String(process.pid)).map(([, ns]) => ns) };
+    });
+    expect(inside.self).toBe(`net:[${fs.statSync(`/run/netns/${link.a.ns}`).ino}]`);
+    expect(inside.self).not.toBe(before[0]);
+    expect(inside.others.length).toBeGreaterThan(0); // Node has its libuv/V8 threads
+    expect(new Set(inside.others)).toEqual(new Set([before[0]]));
+    expect(fs.readlinkSync(main)).toBe(before[0]);
+    expect(() => inNetns(link.a.ns, () => { throw new Error('inside'); })).toThrow('inside');
+    expect(fs.readlinkSync(main)).toBe(before[0]);
   });
 
   it('refuses the netdev\'s own MAC, a multicast MAC, and no MAC at all', () => {
