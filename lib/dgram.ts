@@ -123,7 +123,8 @@ export class Socket extends EventEmitter {
       address = typeof args[1] === 'function' ? '' : args[1] ?? '';
     }
     if (typeof port === 'function' || port === undefined) port = 0;
-    const p = validatePort(port);
+    // Node does not validate a bind port: libuv gets it as a 16-bit value (-1 binds 65535, 70000 binds 4464).
+    const p = (Number(port) || 0) & 0xffff;
     if (typeof address !== 'string') throw errInvalidArgType('address', 'of type string', address);
     if (cb) this.once('listening', cb as () => void);
     const host = address || (st.type === 'udp4' ? '0.0.0.0' : '::');
@@ -256,7 +257,6 @@ export class Socket extends EventEmitter {
     if (st.connected) {
       if (port !== undefined && port !== null) throw nodeError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected');
     } else {
-      if (port === undefined || port === null) throw nodeError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
       validatePort(port, 'Port', false);
       if (address !== undefined && address !== null && typeof address !== 'string') throw errInvalidArgType('address', 'of type string', address);
     }
@@ -419,7 +419,11 @@ export class Socket extends EventEmitter {
 
   private bufferSize(which: 'recv' | 'send', size?: number): number {
     const st = this[kState];
-    if (st.bindState !== BIND_BOUND) throw nodeError('ERR_SOCKET_BUFFER_SIZE', `Could not get or set buffer size: uv_${which}_buffer_size returned EBADF (bad file descriptor)`, Error);
+    if (st.bindState !== BIND_BOUND) {
+      const e = nodeError('ERR_SOCKET_BUFFER_SIZE', `Could not get or set buffer size: uv_${which}_buffer_size returned EBADF (bad file descriptor)`);
+      Object.defineProperty(e, 'name', { value: 'SystemError', enumerable: false, configurable: true, writable: true });
+      throw e;
+    }
     if (st.os) {
       if (size === undefined) return which === 'recv' ? st.os.getRecvBufferSize() : st.os.getSendBufferSize();
       if (which === 'recv') st.os.setRecvBufferSize(size);

@@ -10,7 +10,7 @@ import type { Device } from '../ring/device';
 import { PacketDevice } from '../ring/packet/packet_device';
 import { Ring, type RingOptions } from '../ring/ring';
 import { SimWire } from '../ring/sim';
-import { Poller, type PollerOptions } from './poller';
+import { Poller, type PollerOptions } from '../ring/poller';
 import { performance } from 'node:perf_hooks';
 
 export interface EngineOptions {

@@ -1,7 +1,7 @@
 /**
  * A Ring: one Device plus an RX and a TX buffer pool, RX polling in bounded bursts with demux to
  * flows (ring/flow.ts), TX batching, and counters. Time is passed in (`now`, ms); the ring reads no
- * clock and sets no timer — the poller (lib/poller.ts) drives it.
+ * clock and sets no timer — the poller (ring/poller.ts) drives it.
  */
 import { BufferPool } from './buffer_pool';
 import type { Device, RxSink } from './device';
