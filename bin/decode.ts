@@ -1,11 +1,14 @@
 /**
- * `tsvma decode FILE.pcap [-v]`: one tcpdump-style line per frame (`tcpdump -n -r FILE` style),
- * printed with tsvma's own codecs. Checksums are verified and a bad one is named on its line.
+ * `tsvma decode FILE.pcap [-v] [--no-checksum]`: one line per frame, as `tcpdump -n -S -r FILE`
+ * prints it (times of day in UTC), from tsvma's own codecs (proto/wire/frame.ts). Checksums are
+ * verified and a bad one is named on its line; `-v` adds the IPv4 header as `tcpdump -v` does.
+ * Exit status: 0, or 1 when the file cannot be read, is not pcap, or ends inside a record (the
+ * whole records before it are printed first), 2 for a usage error.
  */
 import * as fs from 'node:fs';
 import { Bytes } from '../proto/wire/bytes';
 import { formatFrame } from '../proto/wire/frame';
-import { LINKTYPE_ETHERNET, walkPcap } from '../ring/pcap';
+import { LINKTYPE_ETHERNET, readPcapHeader, walkPcap } from '../ring/pcap';
 
 const usage = 'usage: tsvma decode FILE.pcap [-v] [--no-checksum]\n';
 
@@ -44,28 +47,32 @@ export async function decode(args: string[]): Promise<number> {
   try {
     data = new Uint8Array(fs.readFileSync(file));
   } catch (e) {
-    process.stderr.write(`tsvma decode: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    // Node says `ENOENT: no such file or directory, open 'x'`: keep the words and the code.
+    const err = e as NodeJS.ErrnoException;
+    const words = /^[A-Z]+: ([^,]+)/.exec(err.message)?.[1];
+    process.stderr.write(`tsvma decode: cannot read ${file}: ${words && err.code ? `${words} (${err.code})` : err.message}\n`);
     return 1;
   }
   const b = new Bytes(data);
   const out: string[] = [];
   let walk;
   try {
+    const info = readPcapHeader(data);
+    if (info.linktype !== LINKTYPE_ETHERNET) {
+      process.stderr.write(`tsvma decode: ${file}: link type ${info.linktype} is not Ethernet (1); frames are printed as Ethernet anyway\n`);
+    }
     walk = walkPcap(data, (ts, off, cap, orig) => {
-      const line = formatFrame(b, off, cap, verify);
-      const short = cap < orig ? ` [captured ${cap} of ${orig}]` : '';
-      out.push(`${timeOfDay(ts)} ${line}${short}${verbose ? ` (frame length ${orig})` : ''}`);
+      const line = formatFrame(b, off, cap, verify, verbose);
+      out.push(cap < orig ? `${timeOfDay(ts)} ${line} [captured ${cap} of ${orig}]` : `${timeOfDay(ts)} ${line}`);
       if (out.length >= 512) {
         process.stdout.write(out.join('\n') + '\n');
         out.length = 0;
       }
     });
   } catch (e) {
+    if (out.length) process.stdout.write(out.join('\n') + '\n');
     process.stderr.write(`tsvma decode: ${file}: ${(e as Error).message}\n`);
     return 1;
-  }
-  if (walk.info.linktype !== LINKTYPE_ETHERNET) {
-    process.stderr.write(`tsvma decode: ${file}: link type ${walk.info.linktype} is not Ethernet (1); frames were printed as Ethernet anyway\n`);
   }
   if (out.length) process.stdout.write(out.join('\n') + '\n');
   if (walk.truncated) {

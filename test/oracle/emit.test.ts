@@ -3,11 +3,13 @@
  * validation on, show no malformed field, no expert error, only good checksums, and the field
  * values of the Reprs they were emitted from. Runs in CI: a missing tshark fails the test.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseIp as ip, multicastMacOf, parseMac } from '../../proto/wire/addr';
 import { Bytes } from '../../proto/wire/bytes';
+import { formatFrame } from '../../proto/wire/frame';
 import { IcmpRepr, IcmpType } from '../../proto/wire/icmp';
 import { emitIpv4 } from '../../proto/wire/ipv4';
 import { IgmpRepr, IgmpType } from '../../proto/wire/igmp';
@@ -30,7 +32,7 @@ interface Case {
 }
 
 function tcp(t: Partial<TcpRepr>): TcpRepr {
-  return Object.assign(new TcpRepr(), { srcPort: 40000, dstPort: 80, window: 64240 }, t);
+  return Object.assign(new TcpRepr(), { srcPort: 40000, dstPort: 7000, window: 64240 }, t);
 }
 
 function cases(): Case[] {
@@ -81,7 +83,7 @@ function cases(): Case[] {
       expect: { 'ip.flags.mf': '0', 'ip.frag_offset': '75' /* tshark shows the field in 8-byte units */, 'ip.id': '0x4242' } },
     { name: 'TCP SYN with options', frame: tcpFrame(eth(MB, MA, 0), ipv4(A, B, 6), tcp({ seq: seq(0xfffffff0), flags: TcpFlag.SYN, mss: 1460, sackPermitted: true, hasTimestamp: true, tsVal: 12345, tsEcr: 0, windowScale: 7 })),
       expect: { 'tcp.checksum.status': '1', 'tcp.flags.syn': '1', 'tcp.seq_raw': String(0xfffffff0), 'tcp.options.mss_val': '1460', 'tcp.options.wscale.shift': '7', 'tcp.options.timestamp.tsval': '12345', 'tcp.window_size_value': '64240' } },
-    { name: 'TCP SYN-ACK', frame: tcpFrame(eth(MA, MB, 0), ipv4(B, A, 6), tcp({ srcPort: 80, dstPort: 40000, seq: seq(7000), ack: seq(0xfffffff1), flags: TcpFlag.SYN | TcpFlag.ACK, mss: 1400, sackPermitted: true, windowScale: 9 })),
+    { name: 'TCP SYN-ACK', frame: tcpFrame(eth(MA, MB, 0), ipv4(B, A, 6), tcp({ srcPort: 7000, dstPort: 40000, seq: seq(7000), ack: seq(0xfffffff1), flags: TcpFlag.SYN | TcpFlag.ACK, mss: 1400, sackPermitted: true, windowScale: 9 })),
       expect: { 'tcp.checksum.status': '1', 'tcp.flags.syn': '1', 'tcp.flags.ack': '1', 'tcp.ack_raw': String(0xfffffff1), 'tcp.options.mss_val': '1400', 'tcp.options.sack_perm': '04:02' } },
     { name: 'TCP ACK with SACK', frame: tcpFrame(eth(MB, MA, 0), ipv4(A, B, 6), sack),
       expect: { 'tcp.checksum.status': '1', 'tcp.options.sack.count': '2', 'tcp.options.sack_le': ['9100', '9300'], 'tcp.options.sack_re': ['9200', '9400'], 'tcp.options.timestamp.tsecr': '66' } },
@@ -124,5 +126,31 @@ describe('oracle A: tshark decodes what tsvma emits', () => {
     const ipStatus = decoded.map((f) => f.get('ip.checksum.status')?.[0]).filter((x) => x !== undefined);
     expect(ipStatus.length).toBe(all.length - 2); // all but the two ARP frames
     expect(new Set(ipStatus)).toEqual(new Set(['1']));
+  });
+
+  it('tsvma prints each frame as tcpdump -n -S does', () => {
+    const all = cases();
+    const file = path.join(dir, 'printed.pcap');
+    const w = new PcapFileWriter(file, 65535, 1 << 16, false);
+    all.forEach((c) => w.write(c.frame, 0, c.frame.length, 0));
+    w.close();
+    let td: string;
+    try {
+      td = execFileSync('tcpdump', ['-n', '-S', '-t', '-r', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch (e) {
+      throw (e as NodeJS.ErrnoException).code === 'ENOENT' ? new Error('tcpdump is missing: apt-get install tcpdump (as .ci/run does)') : e;
+    }
+    const theirs = td.trimEnd().split('\n');
+    expect(theirs).toHaveLength(all.length);
+    // Where tsvma says more than tcpdump (without -e/-v) on purpose: the VLAN tag, fragment notes;
+    // a later fragment tcpdump calls `ip-proto-17`, tsvma `UDP (frag id:len@off), length n`.
+    const asTcpdump = (line: string): string => {
+      const later = /^(IP \S+ > \S+): UDP \(frag \d+:\d+@[1-9]\d*\), length \d+$/.exec(line);
+      if (later) return `${later[1]}: ip-proto-17`;
+      return line.replace(/^vlan \d+, /, '').replace(/ \(frag \d+:\d+@0\+\)$/, '');
+    };
+    const mine = all.map((c) => formatFrame(new Bytes(c.frame), 0, c.frame.length));
+    expect(mine.map(asTcpdump)).toEqual(theirs);
+    expect(mine.filter((l, i) => l !== theirs[i])).toHaveLength(3); // exactly the VLAN and the two fragments
   });
 });
