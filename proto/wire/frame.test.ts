@@ -123,14 +123,16 @@ describe('frame walker and printer', () => {
           for (const [pos, v] of flips) if (pos < f.length) f[pos] = v;
           const b = new Bytes(f);
           parseFrame(b, 0, f.length, out, verify);
-          formatFrame(b, 0, f.length, verify);
+          formatFrame(b, 0, f.length, verify, !verify);
         },
       ),
       { numRuns: 50_000 },
     );
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 120 }), (f) => {
-        parseFrame(new Bytes(f), 0, f.length, out, false);
+        const b = new Bytes(f);
+        parseFrame(b, 0, f.length, out, false);
+        formatFrame(b, 0, f.length, true, true);
       }),
       { numRuns: 50_000 },
     );
