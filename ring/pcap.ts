@@ -14,8 +14,6 @@ import * as fs from 'node:fs';
 export const LINKTYPE_ETHERNET = 1;
 export const PCAP_GLOBAL_HEADER_LEN = 24;
 export const PCAP_RECORD_HEADER_LEN = 16;
-/** Snap length tcpdump uses by default (and the largest frame libpcap accepts from a file). */
-export const PCAP_DEFAULT_SNAPLEN = 262144;
 const MAGIC_US = 0xa1b2c3d4;
 const MAGIC_NS = 0xa1b23c4d;
 const PCAPNG_SHB = 0x0a0d0d0a;
