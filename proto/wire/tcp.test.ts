@@ -276,6 +276,14 @@ describe('TCP emit', () => {
     }
   });
 
+  it('takes the pseudo-header addresses unsigned or as signed 32-bit (addr | 0) alike', () => {
+    const r = parseFixture('sackData');
+    const payload = u8Of(fx.sackData.hex).subarray(r.dataOffset);
+    const b = emitA5(r, payload, 0, SERVER | 0, CLIENT | 0);
+    expect(hexOf(b, 0, b.length - 3)).toBe(fx.sackData.hex);
+    expect(parseTcp(b, 0, b.length - 3, new TcpRepr(), SERVER | 0, CLIENT | 0)).toBe(WireStatus.Ok);
+  });
+
   it('builds the SYN from a fresh Repr (header size from the Repr alone)', () => {
     const r = repr({
       srcPort: 37448, dstPort: 80, seq: seq(3096305871), flags: TcpFlag.SYN, window: 64240,

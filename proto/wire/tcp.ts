@@ -136,8 +136,11 @@ export function tcpHeaderLen(repr: TcpRepr): number {
 
 /**
  * `len` is the number of bytes available from `off` (the IP payload length); `src`/`dst` are the
- * IPv4 addresses of the pseudo-header. Never throws, never allocates. On Ok every field of `out` is
- * set (absent options to their "absent" values, unused SACK entries to 0).
+ * IPv4 addresses of the pseudo-header, unsigned or as signed 32-bit (`addr | 0`): the sum is the
+ * same. Hot callers pass `addr | 0`: V8 boxes an unsigned address above 2^31 into a new heap
+ * number when it is passed to a function it does not inline, and parseTcp is too big to inline.
+ * Never throws, never allocates. On Ok every field of `out` is set (absent options to their
+ * "absent" values, unused SACK entries to 0).
  */
 export function parseTcp(
   b: Bytes,
@@ -230,7 +233,8 @@ export function parseTcp(
 
 /**
  * Writes the header and options (sized by tcpHeaderLen(repr), never by bytes already in the buffer);
- * the payload (repr.payloadLength bytes) is already at off + tcpHeaderLen(repr). With `withChecksum`
+ * the payload (repr.payloadLength bytes) is already at off + tcpHeaderLen(repr). `src`/`dst` as for
+ * parseTcp (unsigned or `| 0`, which hot callers should use). With `withChecksum`
  * computes the checksum over pseudo-header, header and payload; without, writes 0 (for devices that
  * offload it). Returns the header length. Throws RangeError for a Repr no header can carry (a port,
  * window, urgent pointer or MSS outside 16 bits, window scale outside -1..14, sackCount outside 0..4,

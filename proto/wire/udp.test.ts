@@ -115,6 +115,14 @@ describe('UDP emit', () => {
     expect(hex(b, 0, 10)).toBe(fixtures.allOnes);
   });
 
+  it('takes the pseudo-header addresses unsigned or as signed 32-bit (addr | 0) alike', () => {
+    expect(CLIENT | 0).toBeLessThan(0); // 198.19.x.x is above 2^31
+    const b = a5WithPayload(0, Buffer.from('hello, tsvma'));
+    emitUdp(repr({ srcPort: 34880, dstPort: 9, payloadLength: 12 }), b, 0, CLIENT | 0, SERVER | 0);
+    expect(hex(b, 0, 20)).toBe(fixtures.linux);
+    expect(parseUdp(b, 0, 20, new UdpRepr(), CLIENT | 0, SERVER | 0)).toBe(WireStatus.Ok);
+  });
+
   it('ignores the checksum a Repr carries from a parse', () => {
     const b = a5WithPayload(0, Buffer.from('hello, tsvma'));
     emitUdp(repr({ srcPort: 34880, dstPort: 9, payloadLength: 12, checksum: 0x1234 }), b, 0, CLIENT, SERVER);

@@ -46,7 +46,9 @@ export function udpHeaderLen(_repr?: UdpRepr): number {
 
 /**
  * `len` is the number of bytes available from `off` (the IP payload length); `src`/`dst` are the
- * IPv4 addresses of the pseudo-header. Never throws, never allocates.
+ * IPv4 addresses of the pseudo-header, unsigned or as signed 32-bit (`addr | 0`): the sum is the
+ * same. Hot callers pass `addr | 0`: V8 boxes an unsigned address above 2^31 into a new heap
+ * number when it is passed to a function it does not inline. Never throws, never allocates.
  */
 export function parseUdp(
   b: Bytes,
@@ -74,7 +76,8 @@ export function parseUdp(
 }
 
 /**
- * Writes the 8-byte header; the data (repr.payloadLength bytes) is already at off + 8. With
+ * Writes the 8-byte header; the data (repr.payloadLength bytes) is already at off + 8. `src`/`dst`
+ * as for parseUdp (unsigned or `| 0`). With
  * `withChecksum` the checksum covers pseudo-header, header and data (a computed 0 is sent as 0xffff);
  * without, the field is 0 ("none"). Returns 8. Throws RangeError for a port outside 16 bits or a
  * length the Length field cannot hold (programmer error).
