@@ -280,7 +280,7 @@ export class Udp {
     u.payloadLength = len;
     const h = pool.prepend(id, UDP_HEADER_LEN);
     const src = s.localIp !== 0 ? s.localIp : ifc.ip;
-    emitUdp(u, ifc.txBytes, h, src, dstIp >>> 0, !ifc.ring.device.caps.txChecksum.udp);
+    emitUdp(u, ifc.txBytes, h, src | 0, dstIp | 0, !ifc.ring.device.caps.txChecksum.udp);
     this.stack.sendIpv4(ifc, id, dstIp >>> 0, IpProtocol.Udp, now, { ttl: s.ttl, dontFragment: false });
     s.counters.txPackets++;
     s.counters.txBytes += len;
@@ -361,7 +361,8 @@ export class Udp {
   private input(ifc: Interface, ip: Ipv4Repr, id: number, off: number, len: number, now: number): void {
     const pool = ifc.ring.rxPool;
     const u = this.rx;
-    const st = parseUdp(ifc.rxBytes, off, len, u, ip.src, ip.dst, !ifc.ring.device.caps.rxChecksum.udp);
+    // Addresses as signed int32 (`| 0`): unsigned values above 2^31 are boxed per call when V8 does not inline.
+    const st = parseUdp(ifc.rxBytes, off, len, u, ip.src | 0, ip.dst | 0, !ifc.ring.device.caps.rxChecksum.udp);
     if (st !== WireStatus.Ok) {
       if (st === WireStatus.BadChecksum) this.counters.badChecksum++;
       else this.counters.malformed++;
