@@ -1,18 +1,37 @@
 /**
- * The Device interface: anything that can receive and transmit bursts of Ethernet frames and say
- * what it can do. The Ring and the stack above are generic over it (smoltcp `phy`, gVisor
- * `link/channel`, Seastar `device`/`qp`).
+ * The Device interface: anything that receives and transmits bursts of Ethernet frames and says
+ * what it can do (smoltcp `phy::Device`, gVisor `link/channel`, Seastar `device`/`qp`). The Ring
+ * and the stack above are generic over it; test devices (sim, pcap decorator) wrap or replace real
+ * ones.
  *
- * Contract: `rxBurst` copies or hands received frames into buffers of the given pool and passes
- * each buffer id to the sink, which then owns that reference. `txBurst` puts frames on the wire (or,
- * for buffers flagged dummy, runs everything but the last step); the caller keeps its references
- * and releases them after the call — a device that needs a buffer after returning takes its own
- * reference. Devices never throw on peer bytes; `close()` is idempotent.
+ * Contract:
+ * - `rxBurst(pool, max, now, sink)` hands up to `max` received frames to the ring as buffers of
+ *   `pool` — copied into slot buffers (`pool.allocCopy`) or, zero-copy, device memory wrapped as
+ *   buffers (`pool.addRegion` once, then `pool.wrap` per frame; the pool calls the device back when
+ *   the last holder releases one). It stamps each with its receive time in ns
+ *   (`pool.setTimestampNs`: a hardware timestamp, else `now` × 10^6) and calls `sink(id, now)` once
+ *   per frame; the sink owns that reference. A frame that finds no buffer is dropped and counted
+ *   by the device (`rxNoBuffer`), never queued without bound.
+ * - `txBurst(pool, ids, count, now)` transmits `ids[0, count)` in order and returns how many it took
+ *   (the ring keeps the rest, in order, and offers them again). A buffer flagged BufFlag.Dummy runs
+ *   every step but the wire (VMA_SND_FLAGS_DUMMY) and counts as taken. The caller keeps its
+ *   references and releases them after the call; a device that needs a buffer after returning
+ *   (asynchronous DMA) takes its own reference with `pool.ref`.
+ * - `attachFlow`/`detachFlow`: a device that steers in hardware (`caps.flowSteering`) installs the
+ *   rule; others accept and ignore what they cannot use (a multicast MAC still opens their filter).
+ * - Waiting: one abstraction with two forms. `waitFd >= 0`: an fd that becomes readable when RX
+ *   work arrives (packet socket, CQ event channel); the poller watches it with a libuv poll handle.
+ *   `waitFd === -1`: the device calls the callback given to `setNotify` (synchronously, from the
+ *   producer) when frames arrive (sim). A device with delayed frames says when the next is due
+ *   (`nextDue`), so a sleeping poller can set one timer.
+ * - Devices never throw on peer bytes. `close()` is idempotent; after it rxBurst returns 0 and
+ *   txBurst takes everything (dropping it).
  */
 import type { BufferPool } from './buffer_pool';
 
 export type DeviceKind = 'sim' | 'packet' | 'verbs-eth' | 'verbs-ud' | 'daemon';
 
+/** Checksums a device handles itself (smoltcp ChecksumCapabilities, VMA's HW csum flags). */
 export interface ChecksumCaps {
   readonly ipv4: boolean;
   readonly udp: boolean;
@@ -33,6 +52,7 @@ export interface DeviceCaps {
   /** Checksums the device verifies on receive / computes on transmit. */
   readonly rxChecksum: ChecksumCaps;
   readonly txChecksum: ChecksumCaps;
+  /** Whether receive timestamps come from the hardware clock. */
   readonly hwTimestamps: boolean;
   /** Whether dummy sends (VMA_SND_FLAGS_DUMMY) stop before the wire on this device. */
   readonly dummySend: boolean;
@@ -40,28 +60,36 @@ export interface DeviceCaps {
   readonly flowSteering: boolean;
 }
 
-/** A flow a device may steer to this ring (devices without steering accept and ignore it). */
+/**
+ * A flow a device may steer to this ring (devices without steering accept and ignore it).
+ * Addresses are IPv4 as unsigned 32-bit numbers, MACs 48-bit numbers, ports 16-bit. A 3-tuple with
+ * `dstIp` 0 is a listener on the port for every local address (a socket bound to 0.0.0.0).
+ */
 export type FlowSpec =
   | { readonly kind: 'ethertype'; readonly ethertype: number }
   | { readonly kind: 'multicast-mac'; readonly mac: number }
   | { readonly kind: '3-tuple'; readonly protocol: number; readonly dstIp: number; readonly dstPort: number }
   | { readonly kind: '5-tuple'; readonly protocol: number; readonly srcIp: number; readonly srcPort: number; readonly dstIp: number; readonly dstPort: number };
 
-/** Receives one buffer id (owning one reference) and the receive time. */
+/** Receives one buffer id (owning one reference) and the poll time (ms). */
 export type RxSink = (id: number, now: number) => void;
 
 export interface Device {
   readonly caps: DeviceCaps;
-  /** Moves up to `max` received frames into buffers from `pool`, calling `sink` for each. Returns how many. */
+  /** Moves up to `max` received frames into buffers of `pool`, calling `sink` for each. Returns how many. */
   rxBurst(pool: BufferPool, max: number, now: number, sink: RxSink): number;
   /** Transmits `count` buffers from `ids`; returns how many the device took (the rest: retry later, in order). */
   txBurst(pool: BufferPool, ids: Int32Array, count: number, now: number): number;
   attachFlow(spec: FlowSpec): void;
   detachFlow(spec: FlowSpec): void;
-  /** An fd that becomes readable when received frames wait, or -1 when the device has none. */
+  /** An fd that becomes readable when received frames wait, or -1 when the device has none (then: setNotify). */
   readonly waitFd: number;
-  /** For devices without an fd: called (synchronously, from the producer) when frames arrive. */
+  /** For devices without an fd: `cb` is called (synchronously, from the producer) when frames arrive; null disarms. */
   setNotify(cb: (() => void) | null): void;
+  /** Optional: when the next frame already in flight is due (ms, the poller's clock), or Infinity. */
+  nextDue?(): number;
+  /** Optional: whether a received frame waits now (a cheap check without a burst). */
+  readonly rxReady?: boolean;
   /** Device counters (e.g. kernel drops), merged into the ring's stats. */
   stats(): Readonly<Record<string, number>>;
   close(): void;
