@@ -5,6 +5,8 @@ const usage = `usage: tsvma <command> [options]
 commands:
   decode FILE.pcap     print one tcpdump-style line per frame of a pcap file
   params [--markdown]  list the VMA_* and TSVMA_* parameters tsvma honours
+  run [--VAR=value] app.js [args]
+                       run an unmodified Node program with tsvma's sockets
   version              print the version
 `;
 
@@ -13,6 +15,7 @@ const commands = new Map<string, () => Promise<Command>>([
   ['version', async () => async () => { process.stdout.write(`${version}\n`); return 0; }],
   ['decode', async () => (await import('./decode')).decode],
   ['params', async () => (await import('./params')).params],
+  ['run', async () => (await import('./run')).run],
 ]);
 
 /** Registers a subcommand (each command module lives in bin/ and is loaded only when used). */

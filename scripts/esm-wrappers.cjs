@@ -16,3 +16,18 @@ for (const entry of ['index', 'dgram', 'net']) {
 }
 // register is imported for its effect only (`node --import tsvma/register`).
 fs.writeFileSync(path.join(dist, 'register.mjs'), "import './register.js';\n");
+// The ESM resolve hook that lib/register.ts registers: 'dgram' and 'node:dgram' resolve to tsvma's
+// dgram for every module but tsvma's own.
+fs.writeFileSync(path.join(dist, 'register-hooks.mjs'), `let ours = '';
+let dgram = '';
+export function initialize(data) {
+  ours = data.libDir;
+  dgram = data.dgram;
+}
+export async function resolve(specifier, context, next) {
+  if ((specifier === 'dgram' || specifier === 'node:dgram') && !(context.parentURL || '').startsWith(ours)) {
+    return { url: dgram, shortCircuit: true };
+  }
+  return next(specifier, context);
+}
+`);
