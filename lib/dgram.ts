@@ -10,9 +10,9 @@
  * Offloaded sockets support: bind (port, address, exclusive/reuseAddr), send (Buffer, string, array
  * of them, TypedArray/DataView, offset/length, callback), connect/disconnect, address/
  * remoteAddress, close, ref/unref, receive/send buffer sizes, TTL, broadcast, AbortSignal, and the
- * events listening/message/connect/close/error. Not yet (they throw ERR_TSVMA_UNSUPPORTED on an
- * offloaded socket): multicast membership and options, fragmentation (datagrams over the MTU fail
- * with EMSGSIZE), `recvBufferSize` beyond what the ring holds is not enforced by memory.
+ * events listening/message/connect/close/error. Datagrams larger than the MTU are fragmented (over
+ * 65507 bytes: EMSGSIZE). Not yet (they throw ERR_TSVMA_UNSUPPORTED on an offloaded socket):
+ * multicast membership and options.
  */
 import { EventEmitter } from 'node:events';
 import * as dns from 'node:dns';
@@ -174,9 +174,12 @@ export class Socket extends EventEmitter {
       const d = new UdpDatagram();
       s.onReadable = () => {
         while (rt!.udp.receive(s, d)) {
-          const pool = d.ifc!.ring.rxPool;
-          const msg = Buffer.allocUnsafe(d.length);
-          pool.buf.copy(msg, 0, d.offset, d.offset + d.length);
+          let msg: Buffer;
+          if (d.data) msg = d.data.subarray(d.offset, d.offset + d.length); // a reassembled datagram: already its own copy
+          else {
+            msg = Buffer.allocUnsafe(d.length);
+            d.ifc!.ring.rxPool.buf.copy(msg, 0, d.offset, d.offset + d.length);
+          }
           const rinfo: RemoteInfo = { address: formatIp(d.srcIp), family: 'IPv4', port: d.srcPort, size: d.length };
           rt!.udp.release(d);
           this.emit('message', msg, rinfo);

@@ -18,6 +18,7 @@ import { WireStatus } from '../wire/status';
 import { newStackCounters, type StackCounters } from './counters';
 import { Interface, type InterfaceConfig } from './interface';
 import { defaultArpOptions, Neighbor, NeighborState, neighborStateName, type ArpOptions } from './neighbor';
+import { Reassembler, type ReassemblyOptions } from './reassembly';
 import { TimerWheel } from './timer_wheel';
 
 /** Headroom to reserve in TX buffers for Ethernet (with a VLAN tag) + IPv4 with options. */
@@ -36,10 +37,14 @@ export type ProtocolHandler = (ifc: Interface, ip: Ipv4Repr, id: number, off: nu
  */
 export type IcmpErrorHandler = (type: number, code: number, quoted: Ipv4Repr, l4Off: number, b: Bytes) => void;
 
+/** Gets a reassembled datagram's whole payload (a view valid during the call) with its IPv4 header. */
+export type ReassembledHandler = (ifc: Interface, ip: Ipv4Repr, payload: Buffer, now: number) => void;
+
 export interface StackOptions {
   arp?: Partial<ArpOptions>;
   /** Timer wheel tick in ms (VMA_TIMER_RESOLUTION_MSEC). */
   timerResolutionMs?: number;
+  reassembly?: ReassemblyOptions;
 }
 
 export interface NeighborInfo {
@@ -57,6 +62,8 @@ export class Stack {
   private readonly neighbors = new Map<Interface, Map<number, Neighbor>>();
   private readonly handlers: (ProtocolHandler | undefined)[] = new Array(256);
   private readonly icmpErrorHandlers: (IcmpErrorHandler | undefined)[] = new Array(256);
+  private readonly reassembledHandlers: (ReassembledHandler | undefined)[] = new Array(256);
+  readonly reassembler: Reassembler;
   private readonly quoted = new Ipv4Repr();
   // Reprs reused for every packet (the stack is single-threaded and not re-entrant per packet).
   private readonly rxEth = new EthernetRepr();
@@ -76,6 +83,7 @@ export class Stack {
   constructor(now: number, opts: StackOptions = {}) {
     this.timers = new TimerWheel(now, opts.timerResolutionMs ?? 1);
     this.arp = { ...defaultArpOptions, ...opts.arp };
+    this.reassembler = new Reassembler(this.timers, opts.reassembly);
     this.handlers[IpProtocol.Icmp] = (ifc, ip, id, off, len, now) => this.icmpInput(ifc, ip, id, off, len, now);
   }
 
@@ -92,6 +100,16 @@ export class Stack {
   /** Registers the handler for an IP protocol (UDP, TCP, IGMP arrive in later layers). */
   setProtocolHandler(protocol: number, h: ProtocolHandler | undefined): void {
     this.handlers[protocol] = h;
+  }
+
+  /** Registers who gets reassembled datagrams of `protocol` (without one, fragments are dropped and counted). */
+  setReassembledHandler(protocol: number, h: ReassembledHandler | undefined): void {
+    this.reassembledHandlers[protocol] = h;
+  }
+
+  /** A fresh IPv4 identification (for the fragments of one datagram). */
+  nextIdent(): number {
+    return (this.ident = (this.ident + 1) & 0xffff);
   }
 
   /** Registers who hears about ICMP errors quoting packets of `protocol`. */
@@ -209,8 +227,21 @@ export class Stack {
       return;
     }
     if (isFragment(ip)) {
-      c.ipFragmentsDropped++;
+      const rh = this.reassembledHandlers[ip.protocol];
+      if (!rh) {
+        c.ipFragmentsDropped++;
+        pool.release(id);
+        return;
+      }
+      const whole = this.reassembler.add(ip.src, ip.dst, ip.protocol, ip.ident, ip.fragOffset, ip.moreFragments, pool.buf, l3 + ipv4HeaderLen(ip), ip.payloadLength, now);
       pool.release(id);
+      if (whole) {
+        c.ipDelivered++;
+        ip.fragOffset = 0;
+        ip.moreFragments = false;
+        ip.payloadLength = whole.length;
+        rh(ifc, ip, whole, now);
+      }
       return;
     }
     const h = this.handlers[ip.protocol];
@@ -343,7 +374,7 @@ export class Stack {
    * Sends TX buffer `id` (its data is the IP payload) to `dst` over `ifc`: writes the IPv4 header in
    * front, resolves the next hop and sends, or queues while ARP resolves. Takes over the reference.
    */
-  sendIpv4(ifc: Interface, id: number, dst: number, protocol: number, now: number, opts?: { ttl?: number; tos?: number; dontFragment?: boolean }): void {
+  sendIpv4(ifc: Interface, id: number, dst: number, protocol: number, now: number, opts?: { ttl?: number; tos?: number; dontFragment?: boolean; fragment?: { ident: number; offset: number; more: boolean } }): void {
     const pool = ifc.ring.txPool;
     const ip = this.txIp;
     ip.src = ifc.ip;
@@ -352,10 +383,11 @@ export class Stack {
     ip.ttl = opts?.ttl ?? 64;
     ip.dscp = (opts?.tos ?? 0) >>> 2;
     ip.ecn = (opts?.tos ?? 0) & 3;
-    ip.ident = this.ident = (this.ident + 1) & 0xffff;
-    ip.dontFragment = opts?.dontFragment ?? true;
-    ip.moreFragments = false;
-    ip.fragOffset = 0;
+    const frag = opts?.fragment;
+    ip.ident = frag ? frag.ident : this.nextIdent();
+    ip.dontFragment = frag ? false : opts?.dontFragment ?? true;
+    ip.moreFragments = frag ? frag.more : false;
+    ip.fragOffset = frag ? frag.offset : 0;
     ip.optionsLength = 0;
     ip.payloadLength = pool.length(id);
     const start = pool.prepend(id, ipv4HeaderLen(ip));
@@ -533,6 +565,7 @@ export class Stack {
 
   /** Drops every queued packet and cancels timers (shutdown). */
   close(): void {
+    this.reassembler.clear();
     for (const { ifc, id } of this.localQueue.splice(0)) ifc.ring.rxPool.release(id);
     for (const [ifc, table] of this.neighbors) {
       for (const n of table.values()) {

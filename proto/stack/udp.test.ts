@@ -130,10 +130,43 @@ describe('UDP sockets in the stack', () => {
     expect(b.ring.rxPool.counters.outstanding).toBe(0);
   });
 
-  it('rejects datagrams larger than the MTU allows (no fragmentation yet) and unroutable destinations', () => {
+  it('rejects datagrams over 65507 bytes and unroutable destinations', () => {
     const sa = ua.open();
-    expect(ua.send(sa, Buffer.alloc(2000), 0, 1473, B, 9, net.now)).toBe(-Errno.EMSGSIZE);
+    expect(ua.send(sa, Buffer.alloc(70000), 0, 65508, B, 9, net.now)).toBe(-Errno.EMSGSIZE);
     expect(ua.send(sa, Buffer.alloc(2000), 0, 1472, B, 9, net.now)).toBe(1472);
     expect(ua.send(sa, Buffer.alloc(1), 0, 1, parseIp('198.30.0.1'), 9, net.now)).toBe(-Errno.ENETUNREACH);
+  });
+});
+
+describe('UDP fragmentation over the sim wire', () => {
+  it('sends 8 KiB and 60 KiB datagrams as fragments and reassembles them, also with reordering', () => {
+    for (const faults of [{}, { seed: 3, reorder: 0.3 }]) {
+      const net = new SimNet({ faults });
+      const a = net.add('198.18.0.1', 0x0200c6120001);
+      const b = net.add('198.18.0.2', 0x0200c6120002);
+      const ua = new Udp(a.stack);
+      const ub = new Udp(b.stack);
+      net.settle();
+      const sb = ub.open();
+      ub.bind(sb, 0, 7000);
+      sb.rcvBuf = 1 << 20;
+      const sa = ua.open();
+      const sizes = [8192, 60 * 1024, 1473, 65507];
+      for (const n of sizes) {
+        const payload = Buffer.from(Array.from({ length: n }, (_, i) => (i * 7) & 0xff));
+        expect(ua.send(sa, payload, 0, n, parseIp('198.18.0.2'), 7000, net.now)).toBe(n);
+        net.settle();
+        const d = new UdpDatagram();
+        expect(ub.receive(sb, d)).toBe(true);
+        expect(d.length).toBe(n);
+        expect(Buffer.compare(d.data!.subarray(d.offset, d.offset + d.length), payload)).toBe(0);
+        ub.release(d);
+      }
+      expect(ua.send(sa, Buffer.alloc(65508), 0, 65508, parseIp('198.18.0.2'), 7000, net.now)).toBe(-Errno.EMSGSIZE);
+      expect(b.stack.reassembler.counters.reassembled).toBe(sizes.length);
+      net.settle();
+      expect(net.outstanding()).toBe(0);
+      net.close();
+    }
   });
 });

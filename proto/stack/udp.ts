@@ -7,14 +7,15 @@
  * in bytes (SO_RCVBUF-like); what does not fit is dropped and counted. Errors are negative errno
  * values (Node's lib layer turns them into its own error objects).
  *
- * Not yet: IPv4 fragmentation (sends larger than the MTU return -EMSGSIZE; received fragments are
- * dropped by the stack), multicast membership, broadcast permission (SO_BROADCAST is not checked).
+ * Datagrams larger than the MTU are sent as IPv4 fragments and reassembled on receipt (bounded; see
+ * reassembly.ts). Not yet: multicast membership.
  */
 import type { Interface } from './interface';
 import { formatIp } from '../wire/addr';
 import { emitIcmp, IcmpRepr, IcmpType, IcmpUnreachCode } from '../wire/icmp';
 import { IpProtocol, ipv4HeaderLen, type Ipv4Repr } from '../wire/ipv4';
 import { WireStatus } from '../wire/status';
+import { Bytes } from '../wire/bytes';
 import { emitUdp, parseUdp, UDP_HEADER_LEN, UdpRepr } from '../wire/udp';
 import { TX_HEADROOM, type Stack } from './stack';
 
@@ -32,6 +33,9 @@ export const enum Errno {
   EHOSTUNREACH = 113,
   EBADF = 9,
 }
+
+/** The largest UDP payload over IPv4: 65535 - 20 (IP header) - 8 (UDP header). */
+export const UDP_MAX_PAYLOAD = 65507;
 
 /** Linux's default ephemeral range (net.ipv4.ip_local_port_range). */
 export const EPHEMERAL_LOW = 32768;
@@ -61,6 +65,8 @@ export class UdpDatagram {
   length = 0;
   /** The interface (its ring's RX pool holds the bytes). */
   ifc: Interface | null = null;
+  /** For a reassembled datagram: the bytes are data[offset, offset+length) instead of the ring's (id is -1). */
+  data: Buffer | null = null;
 }
 
 let nextSocketId = 1;
@@ -94,12 +100,13 @@ export class UdpSocket {
   private qOff = new Int32Array(64);
   private qLen = new Int32Array(64);
   private qIfc: (Interface | null)[] = new Array(64).fill(null);
+  private qData: (Buffer | null)[] = new Array(64).fill(null);
   private qHead = 0;
   /** Datagrams queued. */
   queued = 0;
 
   /** @internal */
-  enqueue(ifc: Interface, id: number, src: number, port: number, dst: number, off: number, len: number): boolean {
+  enqueue(ifc: Interface, id: number, src: number, port: number, dst: number, off: number, len: number, data: Buffer | null = null): boolean {
     if (this.queuedBytes + len > this.rcvBuf && this.queued > 0) return false;
     if (this.queued === this.qIds.length) this.grow();
     const i = (this.qHead + this.queued) % this.qIds.length;
@@ -110,6 +117,7 @@ export class UdpSocket {
     this.qOff[i] = off;
     this.qLen[i] = len;
     this.qIfc[i] = ifc;
+    this.qData[i] = data;
     this.queued++;
     this.queuedBytes += len;
     return true;
@@ -126,7 +134,9 @@ export class UdpSocket {
     out.offset = this.qOff[i];
     out.length = this.qLen[i];
     out.ifc = this.qIfc[i];
+    out.data = this.qData[i];
     this.qIfc[i] = null;
+    this.qData[i] = null;
     this.qHead = (this.qHead + 1) % this.qIds.length;
     this.queued--;
     this.queuedBytes -= out.length;
@@ -152,8 +162,13 @@ export class UdpSocket {
     this.qOff = grow32(this.qOff, (l) => new Int32Array(l));
     this.qLen = grow32(this.qLen, (l) => new Int32Array(l));
     const ifcs = this.qIfc;
+    const datas = this.qData;
     this.qIfc = new Array(n * 2).fill(null);
-    for (let k = 0; k < n; k++) this.qIfc[k] = ifcs[(this.qHead + k) % n];
+    this.qData = new Array(n * 2).fill(null);
+    for (let k = 0; k < n; k++) {
+      this.qIfc[k] = ifcs[(this.qHead + k) % n];
+      this.qData[k] = datas[(this.qHead + k) % n];
+    }
     this.qHead = 0;
   }
 }
@@ -186,6 +201,7 @@ export class Udp {
 
   constructor(readonly stack: Stack) {
     stack.setProtocolHandler(IpProtocol.Udp, (ifc, ip, id, off, len, now) => this.input(ifc, ip, id, off, len, now));
+    stack.setReassembledHandler(IpProtocol.Udp, (ifc, ip, payload, now) => this.inputReassembled(ifc, ip, payload, now));
     stack.setIcmpErrorHandler(IpProtocol.Udp, (type, code, quotedIp, quotedOff, b) => this.icmpError(type, code, quotedIp, quotedOff, b));
   }
 
@@ -254,11 +270,12 @@ export class Udp {
       return -Errno.ENETUNREACH;
     }
     const ifc = r.ifc;
-    if (len + UDP_HEADER_LEN + 20 > ifc.mtu) return -Errno.EMSGSIZE;
+    if (len + UDP_HEADER_LEN > UDP_MAX_PAYLOAD + UDP_HEADER_LEN) return -Errno.EMSGSIZE;
     if (!s.bound) {
       const b = this.bind(s, 0, 0);
       if (b < 0) return b;
     }
+    if (len + UDP_HEADER_LEN + 20 > ifc.mtu) return this.sendFragmented(s, ifc, data, off, len, dstIp >>> 0, dstPort, now);
     const ring = ifc.ring;
     const id = ring.allocTx(TX_HEADROOM + UDP_HEADER_LEN);
     if (id < 0) {
@@ -287,6 +304,69 @@ export class Udp {
     return len;
   }
 
+  /**
+   * A datagram larger than the MTU: built whole once (to checksum it), then sent as IPv4 fragments
+   * of the largest multiple of 8 bytes that fits (RFC 791 §3.2). Large sends are not the fast path.
+   */
+  private sendFragmented(s: UdpSocket, ifc: Interface, data: Uint8Array, off: number, len: number, dst: number, dstPort: number, now: number): number {
+    const whole = new Bytes(new Uint8Array(UDP_HEADER_LEN + len));
+    whole.u8.set(data.subarray(off, off + len), UDP_HEADER_LEN);
+    const u = this.tx;
+    u.srcPort = s.localPort;
+    u.dstPort = dstPort;
+    u.payloadLength = len;
+    const src = s.localIp !== 0 ? s.localIp : ifc.ip;
+    emitUdp(u, whole, 0, src | 0, dst | 0, !ifc.ring.device.caps.txChecksum.udp);
+    const chunk = (ifc.mtu - 20) & ~7;
+    const total = whole.u8.length;
+    const frags = Math.ceil(total / chunk);
+    const ring = ifc.ring;
+    if (ring.txPool.available < frags) {
+      s.counters.txErrors++;
+      return -Errno.ENOBUFS;
+    }
+    const ident = this.stack.nextIdent();
+    const wb = Buffer.from(whole.u8.buffer, whole.u8.byteOffset, total);
+    for (let at = 0; at < total; at += chunk) {
+      const n = Math.min(chunk, total - at);
+      const id = ring.allocTx(TX_HEADROOM);
+      const pool = ring.txPool;
+      wb.copy(pool.buf, pool.start(id), at, at + n);
+      pool.append(id, n);
+      this.stack.sendIpv4(ifc, id, dst, IpProtocol.Udp, now, { ttl: s.ttl, fragment: { ident, offset: at, more: at + n < total } });
+    }
+    s.counters.txPackets++;
+    s.counters.txBytes += len;
+    return len;
+  }
+
+  /** A reassembled datagram: its UDP header and payload are in `payload` (valid during this call). */
+  private inputReassembled(ifc: Interface, ip: Ipv4Repr, payload: Buffer, now: number): void {
+    const b = new Bytes(payload);
+    const u = this.rx;
+    const st = parseUdp(b, 0, payload.length, u, ip.src | 0, ip.dst | 0, !ifc.ring.device.caps.rxChecksum.udp);
+    if (st !== WireStatus.Ok) {
+      if (st === WireStatus.BadChecksum) this.counters.badChecksum++;
+      else this.counters.malformed++;
+      return;
+    }
+    const s = this.lookup(ip.dst, u.dstPort, ip.src, u.srcPort);
+    if (!s) {
+      this.counters.noPort++;
+      return;
+    }
+    // The reassembly buffer is reused: the datagram gets its own copy.
+    const copy = Buffer.from(payload.subarray(UDP_HEADER_LEN, UDP_HEADER_LEN + u.payloadLength));
+    if (!s.enqueue(ifc, -1, ip.src, u.srcPort, ip.dst, 0, copy.length, copy)) {
+      s.counters.rxQueueDrops++;
+      return;
+    }
+    s.counters.rxPackets++;
+    s.counters.rxBytes += u.payloadLength;
+    void now;
+    s.onReadable?.(s);
+  }
+
   /** Takes the next queued datagram into `out` (the caller then owns out.id). False when empty. */
   receive(s: UdpSocket, out: UdpDatagram): boolean {
     return s.dequeue(out);
@@ -297,6 +377,7 @@ export class Udp {
     if (d.ifc && d.id >= 0) d.ifc.ring.rxPool.release(d.id);
     d.id = -1;
     d.ifc = null;
+    d.data = null;
   }
 
   close(s: UdpSocket): void {

@@ -83,3 +83,57 @@ except ConnectionRefusedError:
     udp.close(s);
   });
 });
+
+describe('UDP fragments with the kernel', () => {
+  let link: Link;
+  let engine: Engine;
+  let udp: Udp;
+  beforeAll(async () => {
+    link = await createLink({ tag: 'frag', assignIpA: false });
+    engine = Engine.open(resolveConfig({ TSVMA_DEVICE: `packet:${link.a.ifname}`, TSVMA_ADDR: `${link.a.ip}/24` }), { netns: link.a.ns });
+    udp = new Udp(engine.stack);
+  });
+  afterAll(async () => {
+    engine?.close();
+    await link?.destroy();
+  });
+
+  it('8 KiB and 60 KiB datagrams reach tsvma from the kernel (reassembled) and the kernel from tsvma (fragmented)', async () => {
+    const s = udp.open();
+    udp.bind(s, 0, 9300);
+    s.rcvBuf = 1 << 20;
+    const sizes = [8192, 61440];
+    // kernel → tsvma, then the kernel waits for tsvma's datagrams and prints their length and a digest
+    const peer = link.b.spawn('python3', ['-c', `
+import socket, hashlib
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.bind(("${link.b.ip}", 9301))
+for n in (${sizes.join(', ')}): c.sendto(bytes((i * 7) & 255 for i in range(n)), ("${link.a.ip}", 9300))
+print("sent", flush=True)
+for n in (${sizes.join(', ')}):
+    d = c.recv(70000); print(len(d), hashlib.sha256(d).hexdigest(), flush=True)`]);
+    let out = '';
+    peer.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    for (let i = 0; i < 300 && s.queued < 2; i++) await sleep(10);
+    const d = new UdpDatagram();
+    const got: number[] = [];
+    while (udp.receive(s, d)) {
+      const expect8 = Buffer.from(Array.from({ length: d.length }, (_, i) => (i * 7) & 0xff));
+      expect(Buffer.compare(d.data!.subarray(d.offset, d.offset + d.length), expect8)).toBe(0);
+      got.push(d.length);
+      udp.release(d);
+    }
+    expect(got).toEqual(sizes);
+    expect(engine.stack.reassembler.counters.reassembled).toBe(2);
+    const { createHash } = await import('node:crypto');
+    const want: string[] = [];
+    for (const n of sizes) {
+      const p = Buffer.from(Array.from({ length: n }, (_, i) => (i * 3) & 0xff));
+      want.push(`${n} ${createHash('sha256').update(p).digest('hex')}`);
+      expect(udp.send(s, p, 0, n, parseIp(link.b.ip), 9301, engine.clock())).toBe(n);
+    }
+    engine.poller.kick();
+    await new Promise((r) => peer.once('close', r));
+    expect(out.trim().split('\n').slice(1)).toEqual(want);
+    udp.close(s);
+  }, 30000);
+});
