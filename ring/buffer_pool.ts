@@ -252,7 +252,7 @@ export class BufferPool {
    */
   release(id: number): void {
     const r = this.refsA[id];
-    if (!(r > 0)) throw new Error(`BufferPool ${this.name}: double release of buffer ${id}`);
+    if (!(r > 0)) throw new Error(`BufferPool ${this.name}: double release of buffer ${id} (it is free, or no buffer)`);
     this.refsA[id] = r - 1;
     if (r !== 1) return;
     const c = this.counters;

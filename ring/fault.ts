@@ -1,6 +1,8 @@
 /**
- * Seeded fault injection for the sim wire: drop, duplicate, reorder, delay and corrupt, each with its
- * own probability, drawn from one deterministic PRNG (mulberry32) so a seed reproduces a run.
+ * Seeded fault injection for the sim wire (ring/sim.ts): drop, duplicate, reorder, delay and
+ * corrupt, each with its own probability, drawn from one deterministic PRNG (mulberry32; never
+ * Math.random) so a seed and the same traffic reproduce a run exactly. A fault kind whose
+ * probability is 0 or unset draws no number. Each fault that happens is counted.
  */
 export interface FaultOptions {
   seed?: number;
@@ -31,10 +33,12 @@ export class FaultInjector {
       const p = opts[k];
       if (p !== undefined && !(p >= 0 && p <= 1)) throw new RangeError(`fault ${k} must be a probability in [0, 1], got ${p}`);
     }
+    if (opts.delayMaxMs !== undefined && !(opts.delayMaxMs > 0)) throw new RangeError(`fault delayMaxMs must be > 0, got ${opts.delayMaxMs}`);
+    if (opts.seed !== undefined && !Number.isInteger(opts.seed)) throw new RangeError(`fault seed must be an integer, got ${opts.seed}`);
     this.state = (opts.seed ?? 1) >>> 0;
   }
 
-  /** Uniform in [0, 1). */
+  /** Uniform in [0, 1) (mulberry32 step). */
   random(): number {
     let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
     t = Math.imul(t ^ (t >>> 15), t | 1);

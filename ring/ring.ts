@@ -1,61 +1,56 @@
 /**
  * A Ring: one Device plus an RX and a TX buffer pool, RX polling in bounded bursts with demux to
- * flows (ring/flow.ts), TX batching, and counters. Time is passed in (`now`, ms); the ring reads no
- * clock and sets no timer — the poller (ring/poller.ts) drives it.
+ * flows (ring/flow.ts, VMA's rfs), TX batching, and counters (ring/counters.ts).
+ *
+ * RX: `poll(now, budget)` takes up to `budget` frames from the device, `burst` at a time; each is
+ * classified by its headers and handed, with its one reference, to the sink of the best-matching
+ * flow, else to `defaultSink`, else released and counted (`rxNoFlow`). The ring knows no protocol:
+ * the stack registers the sinks.
+ * TX: `allocTx` gives a buffer with headroom, `send` queues it (the ring takes the caller's
+ * reference), and the queue goes to the device in bursts of `burst` frames — as soon as a burst is
+ * full, on `flush`, and at the end of every `poll`. Frames the device cannot take stay queued in
+ * order and go first next time; when the queue itself is full a send drops (counted).
+ *
+ * Time is passed in (`now`, ms, monotonic): the ring reads no clock and sets no timer; the poller
+ * (ring/poller.ts) drives it and asks `pollAt`/`txPending` whether work is waiting. Nothing here
+ * allocates per frame.
  */
 import { BufferPool } from './buffer_pool';
-import type { Device, RxSink } from './device';
-import { FlowTable } from './flow';
+import { newRingCounters, addPrefixed, type RingCounters } from './counters';
+import type { Device, FlowSpec, RxSink } from './device';
+import { FlowTable, FrameClass, type FlowSink } from './flow';
+
+export type { RingCounters } from './counters';
 
 export interface RingOptions {
-  /** RX buffers (VMA_RX_WRE-like). */
+  /** RX buffers (VMA_RX_WRE-like). Default 4096. */
   rxBufs?: number;
-  /** TX buffers. */
+  /** TX buffers. Default 4096. */
   txBufs?: number;
-  /** Bytes per buffer (MTU + Ethernet header + headroom fit). */
+  /** Bytes per buffer (MTU + Ethernet header + VLAN tag + headroom fit). Default 2048. */
   bufSize?: number;
-  /** Frames per device call (VMA_CQ_POLL_BATCH_MAX). */
+  /** Frames per device call (VMA_CQ_POLL_BATCH_MAX). Default: the device's maxBurst (at most 1024). */
   burst?: number;
-}
-
-export interface RingCounters {
-  rxFrames: number;
-  rxBytes: number;
-  txFrames: number;
-  txBytes: number;
-  txDummy: number;
-  /** Frames no flow and no default sink wanted. */
-  rxNoFlow: number;
-  /** Frames too short to hold an Ethernet header. */
-  rxRunt: number;
-  /** TX buffer requests the pool could not meet. */
-  txNoBuffer: number;
-  /** Times the device took fewer frames than offered (the rest stayed queued). */
-  txDeviceBusy: number;
-  /** Frames dropped because the TX queue was full even after a flush. */
-  txQueueFull: number;
-  /** Poll calls, and polls that found no frame. */
-  polls: number;
-  emptyPolls: number;
+  /** Frames the TX queue holds before a send drops. Default max(4 × burst, 256). */
+  txQueue?: number;
 }
 
 let nextRingId = 1;
 
 export class Ring {
+  /** Small process-unique id (VMA's ring fd role in stats and the extra API). */
   readonly id = nextRingId++;
   readonly rxPool: BufferPool;
   readonly txPool: BufferPool;
   readonly flows = new FlowTable();
   readonly burst: number;
-  readonly counters: RingCounters = {
-    rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, txDummy: 0, rxNoFlow: 0, rxRunt: 0,
-    txNoBuffer: 0, txDeviceBusy: 0, txQueueFull: 0, polls: 0, emptyPolls: 0,
-  };
+  readonly counters: RingCounters = newRingCounters();
   /** Where frames no flow claims go (the stack's ARP/ICMP/closed-port handling). */
-  defaultSink: RxSink | null = null;
+  defaultSink: FlowSink | null = null;
   private readonly txQueue: Int32Array;
   private txCount = 0;
   private closed = false;
+  /** Bound once: the device calls it per received frame. */
   private readonly dispatch: RxSink;
 
   constructor(readonly device: Device, opts: RingOptions = {}) {
@@ -63,18 +58,19 @@ export class Ring {
     this.burst = Math.max(1, Math.min(opts.burst ?? device.caps.maxBurst, 1024));
     this.rxPool = new BufferPool(`${device.caps.name}.rx`, opts.rxBufs ?? 4096, bufSize);
     this.txPool = new BufferPool(`${device.caps.name}.tx`, opts.txBufs ?? 4096, bufSize);
-    this.txQueue = new Int32Array(Math.max(this.burst * 4, 256));
+    const q = opts.txQueue ?? Math.max(this.burst * 4, 256);
+    if (!(q >= this.burst)) throw new RangeError(`Ring: txQueue (${q}) must hold at least one burst (${this.burst})`);
+    this.txQueue = new Int32Array(q);
     const pool = this.rxPool;
     const flows = this.flows;
     const c = this.counters;
-    // Bound once: called per received frame.
     this.dispatch = (id: number, now: number): void => {
       const off = pool.start(id);
       const len = pool.end(id) - off;
       c.rxFrames++;
       c.rxBytes += len;
-      const cls = flows.classify(pool.region, off, len);
-      if (cls === 2 /* Runt */) {
+      const cls = flows.classify(pool.regionFor(id), off, len);
+      if (cls === FrameClass.Runt) {
         c.rxRunt++;
         pool.release(id);
         return;
@@ -85,11 +81,18 @@ export class Ring {
         pool.release(id);
         return;
       }
-      sink(id, now);
+      sink(id, now, this);
     };
   }
 
-  /** Receives and dispatches up to `budget` frames; flushes pending TX. Returns frames received. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Receives and dispatches up to `budget` frames (in device calls of at most `burst`), then
+   * flushes pending TX. Returns the frames received.
+   */
   poll(now: number, budget = this.burst): number {
     if (this.closed) return 0;
     const c = this.counters;
@@ -101,8 +104,40 @@ export class Ring {
       if (n === 0) break;
     }
     if (got === 0) c.emptyPolls++;
+    // Every frame a device could not buffer is an RX pool allocation failure (see RingCounters.rxNoBuffer).
+    c.rxNoBuffer = this.rxPool.counters.allocFailures;
     if (this.txCount > 0) this.flush(now);
     return got;
+  }
+
+  /**
+   * When polling is next useful (ms): `now` if TX is queued or the device says a frame waits, the
+   * device's next due frame if it knows one (sim), else Infinity (an fd device wakes the poller
+   * through `device.waitFd` instead).
+   */
+  pollAt(now: number): number {
+    if (this.closed) return Infinity;
+    if (this.txCount > 0 || this.device.rxReady === true) return now;
+    const due = this.device.nextDue?.() ?? Infinity;
+    return due < now ? now : due;
+  }
+
+  /** Attaches a flow: the device is told (steering, multicast filter) and matching frames go to `sink`. */
+  attachFlow(spec: FlowSpec, sink: FlowSink): void {
+    this.flows.attach(spec, sink);
+    try {
+      this.device.attachFlow(spec);
+    } catch (e) {
+      this.flows.detach(spec);
+      throw e;
+    }
+  }
+
+  /** Detaches a flow from the table and the device; false when it was not attached. */
+  detachFlow(spec: FlowSpec): boolean {
+    const had = this.flows.detach(spec);
+    if (had && !this.closed) this.device.detachFlow(spec);
+    return had;
   }
 
   /** A TX buffer with `headroom` bytes free in front, or -1 (counted) when the pool is empty. */
@@ -112,8 +147,16 @@ export class Ring {
     return id;
   }
 
-  /** Queues a filled TX buffer (the ring takes over the caller's reference). Flushes when the queue is full. */
+  /**
+   * Queues a filled TX buffer (the ring takes over the caller's reference). A full burst goes to
+   * the device at once; when the queue stays full after a flush, the frame is dropped and counted.
+   */
   send(id: number, now: number): void {
+    if (this.closed) {
+      this.counters.txClosed++;
+      this.txPool.release(id);
+      return;
+    }
     if (this.txCount === this.txQueue.length) {
       this.flush(now);
       if (this.txCount === this.txQueue.length) {
@@ -126,22 +169,28 @@ export class Ring {
     if (this.txCount >= this.burst) this.flush(now);
   }
 
+  /** Frames queued for the device. */
   get txPending(): number {
     return this.txCount;
   }
 
-  /** Posts queued TX buffers to the device in bursts, in order. Returns how many the device took. */
+  /**
+   * Posts queued TX buffers to the device in bursts, in order, until it is empty or the device
+   * takes fewer than offered (counted; the rest stays queued). Returns how many the device took.
+   */
   flush(now: number): number {
+    if (this.closed) return 0;
     const pool = this.txPool;
+    const q = this.txQueue;
     const c = this.counters;
     let sent = 0;
-    while (sent < this.txCount) {
-      const n = Math.min(this.burst, this.txCount - sent);
-      const q = sent === 0 ? this.txQueue : this.txQueue.subarray(sent, sent + n);
+    while (this.txCount > 0) {
+      const n = this.txCount < this.burst ? this.txCount : this.burst;
+      c.txBursts++;
       const took = this.device.txBurst(pool, q, n, now);
       for (let i = 0; i < took; i++) {
-        const id = this.txQueue[sent + i];
-        if (pool.flags(id) & 1 /* Dummy */) c.txDummy++;
+        const id = q[i];
+        if (pool.flags(id) & 1 /* BufFlag.Dummy */) c.txDummy++;
         else {
           c.txFrames++;
           c.txBytes += pool.length(id);
@@ -149,34 +198,39 @@ export class Ring {
         pool.release(id);
       }
       sent += took;
+      if (took > 0) {
+        // Keep the front of the queue at index 0 (the device reads ids[0, count)); no view per burst.
+        q.copyWithin(0, took, this.txCount);
+        this.txCount -= took;
+      }
       if (took < n) {
-        c.txDeviceBusy++;
+        c.txDeviceFull++;
         break;
       }
-    }
-    if (sent > 0) {
-      this.txQueue.copyWithin(0, sent, this.txCount);
-      this.txCount -= sent;
     }
     return sent;
   }
 
-  /** Counters of the ring, its pools and its device, for stats. */
+  /** Counters of the ring, its pools and its device, as one flat table (for stats; allocates). */
   stats(): Record<string, number> {
-    return {
-      ...this.counters,
-      rxBuffersOutstanding: this.rxPool.counters.outstanding,
-      txBuffersOutstanding: this.txPool.counters.outstanding,
-      rxAllocFailures: this.rxPool.counters.allocFailures,
-      ...Object.fromEntries(Object.entries(this.device.stats()).map(([k, v]) => [`device.${k}`, v])),
-    };
+    const out: Record<string, number> = {};
+    addPrefixed(out, '', this.counters);
+    out.rxBuffersOutstanding = this.rxPool.counters.outstanding;
+    out.txBuffersOutstanding = this.txPool.counters.outstanding;
+    out.rxBuffersHighWater = this.rxPool.counters.highWater;
+    out.txBuffersHighWater = this.txPool.counters.highWater;
+    out.rxBuffersWrapped = this.rxPool.counters.wrapped;
+    out.txPending = this.txCount;
+    addPrefixed(out, 'device.', this.device.stats());
+    return out;
   }
 
+  /** Releases queued TX buffers and closes the device. Idempotent. Buffers users hold stay valid until released. */
   close(): void {
     if (this.closed) return;
-    this.closed = true;
     for (let i = 0; i < this.txCount; i++) this.txPool.release(this.txQueue[i]);
     this.txCount = 0;
+    this.closed = true;
     this.device.close();
   }
 }

@@ -1,35 +1,73 @@
 /**
- * The sim device: an in-process wire joining two or more devices, like an Ethernet switch (unicast
- * to the device that owns the destination MAC, broadcast and multicast to every other device).
- * Frames are copied into a preallocated slab on transmit and into the receiver's pool on receive —
- * the copy is the wire. Time is passed in: a frame is delivered once `now` reaches its due time.
- * Faults (ring/fault.ts) are applied on the wire, deterministically from a seed.
+ * The sim device: an in-process wire joining two or more devices like an Ethernet switch — unicast
+ * to the device that owns the destination MAC, broadcast to every other device, multicast to every
+ * other device whose filter holds the group (a `multicast-mac` flow attached, as on a NIC).
+ *
+ * Frames are copied from the sender's TX buffer into a preallocated slab when transmitted and from
+ * the slab into the receiver's RX pool when received: the copies are the wire (so a sender may
+ * reuse its buffer at once, and a frame can wait out a delay). Nothing is allocated per frame.
+ *
+ * Time is passed in: a frame sent at `now` is due at `now + latencyMs` (+ an injected delay) and is
+ * received by the first `rxBurst` whose `now` reaches that; `nextDue()` tells a poller when. Each
+ * device's inbound queue is ordered by due time, so a frame delayed longer than those sent after it
+ * is overtaken, as on a path with jitter.
+ *
+ * Faults (ring/fault.ts) come from one seeded PRNG per wire, drawn in a fixed order: per delivery
+ * drop, then duplicate; per copy delivered, corrupt, delay, then reorder (the copy overtakes the
+ * frame queued before it). The same seed and the same traffic give the same run. Losses that are not faults are counted too: `overflows` (the wire's slab full), a device's
+ * `queueDrops` (its inbound queue full) and `rxNoBuffer` (its ring's RX pool empty).
  */
 import { BufferPool, BufFlag } from './buffer_pool';
 import { NO_CHECKSUM_OFFLOAD, type Device, type DeviceCaps, type FlowSpec, type RxSink } from './device';
 import { FaultInjector, type FaultOptions } from './fault';
 
 export interface SimWireOptions {
-  /** Frames the wire can hold in flight (all devices together). */
+  /** Frames the wire can hold in flight (all devices together). Default 8192. */
   capacity?: number;
-  /** Largest frame (bytes). */
+  /** Largest frame (bytes). Default 2048. */
   frameSize?: number;
-  /** Fixed one-way delay in ms (before fault-injected delay). */
+  /** Fixed one-way delay in ms (before fault-injected delay). Default 0. */
   latencyMs?: number;
   faults?: FaultOptions;
 }
 
+export interface SimDeviceOptions {
+  name?: string;
+  /** L3 MTU; larger frames are refused on transmit (counted as txTooLong). Default 1500. */
+  mtu?: number;
+  maxBurst?: number;
+  /** Inbound queue length (frames). Default 4096. */
+  queue?: number;
+}
+
+const ETH_HEADER = 14;
+/** Ethernet header plus one VLAN tag: the most a frame carries above the MTU. */
+const ETH_OVERHEAD = 18;
+const BROADCAST = 0xffffffffffff;
+
+/** A device's inbound frames (wire slots), ordered by due time (FIFO among equal times). */
 class Queue {
   readonly slots: Int32Array;
   head = 0;
   count = 0;
-  constructor(n: number) {
+  constructor(n: number, private readonly due: Float64Array) {
     this.slots = new Int32Array(n);
   }
-  push(slot: number): boolean {
-    if (this.count === this.slots.length) return false;
-    this.slots[(this.head + this.count++) % this.slots.length] = slot;
-    return true;
+  private at(i: number): number {
+    return (this.head + i) % this.slots.length;
+  }
+  /** Inserts by due time; returns its position from the head, or -1 when full. */
+  push(slot: number): number {
+    if (this.count === this.slots.length) return -1;
+    const s = this.slots;
+    const t = this.due[slot];
+    let i = this.count++;
+    while (i > 0 && this.due[s[this.at(i - 1)]] > t) {
+      s[this.at(i)] = s[this.at(i - 1)];
+      i--;
+    }
+    s[this.at(i)] = slot;
+    return i;
   }
   peek(): number {
     return this.slots[this.head];
@@ -40,15 +78,19 @@ class Queue {
     this.count--;
     return s;
   }
-  /** Swaps the last two entries (reordering). */
-  swapLast(): void {
-    if (this.count < 2) return;
-    const n = this.slots.length;
-    const a = (this.head + this.count - 1) % n;
-    const b = (this.head + this.count - 2) % n;
-    const t = this.slots[a];
-    this.slots[a] = this.slots[b];
-    this.slots[b] = t;
+  /**
+   * The frame at `pos` (> 0) overtakes the one before it: they swap places and the overtaken one is
+   * held back to the overtaker's due time, which keeps the queue ordered.
+   */
+  overtake(pos: number): void {
+    const a = this.at(pos);
+    const b = this.at(pos - 1);
+    const s = this.slots;
+    const mover = s[a];
+    const prev = s[b];
+    if (this.due[mover] > this.due[prev]) this.due[prev] = this.due[mover];
+    s[a] = prev;
+    s[b] = mover;
   }
 }
 
@@ -58,17 +100,21 @@ export class SimWire {
   readonly faults: FaultInjector;
   private readonly slab: Buffer;
   private readonly lens: Int32Array;
-  private readonly due: Float64Array;
+  /** @internal due time (ms) of each slot's frame. */
+  readonly due: Float64Array;
   private readonly freeSlots: Int32Array;
   private freeTop: number;
   private readonly devices: SimDevice[] = [];
-  /** Frames lost because the wire was full. */
+  /** Frames lost because the wire's slab was full. */
   overflows = 0;
 
   constructor(opts: SimWireOptions = {}) {
     const cap = opts.capacity ?? 8192;
     this.frameSize = opts.frameSize ?? 2048;
     this.latencyMs = opts.latencyMs ?? 0;
+    if (!(cap >= 1) || !(this.frameSize >= 64) || !(this.latencyMs >= 0)) {
+      throw new RangeError('SimWire: capacity must be ≥ 1, frameSize ≥ 64 and latencyMs ≥ 0');
+    }
     this.faults = new FaultInjector(opts.faults ?? {});
     this.slab = Buffer.alloc(cap * this.frameSize);
     this.lens = new Int32Array(cap);
@@ -78,34 +124,38 @@ export class SimWire {
     this.freeTop = cap;
   }
 
-  /** Creates a device on this wire with the given MAC. */
-  attach(mac: number, opts: { name?: string; mtu?: number; maxBurst?: number; queue?: number } = {}): SimDevice {
+  /** Creates a device on this wire with the given MAC (a 48-bit unicast number). */
+  attach(mac: number, opts: SimDeviceOptions = {}): SimDevice {
+    if (!Number.isInteger(mac) || mac <= 0 || mac >= BROADCAST || Math.floor(mac / 2 ** 40) & 1) {
+      throw new RangeError(`SimWire: a device needs a unicast 48-bit MAC, not ${mac}`);
+    }
     const d = new SimDevice(this, mac, opts.name ?? `sim${this.devices.length}`, opts.mtu ?? 1500, opts.maxBurst ?? 32, opts.queue ?? 4096);
     this.devices.push(d);
     return d;
   }
 
+  /** Takes a device off the wire; frames waiting for it are dropped. */
   detach(d: SimDevice): void {
     const i = this.devices.indexOf(d);
     if (i >= 0) this.devices.splice(i, 1);
     while (d.inbound.count > 0) this.freeSlot(d.inbound.shift());
   }
 
-  /** Frames in flight. */
+  /** Frames in flight (on the wire, not yet received). */
   get inFlight(): number {
     return this.freeSlots.length - this.freeTop;
   }
 
-  /** @internal puts one frame from `from` on the wire. */
+  /** @internal puts one frame (at least an Ethernet header long) from `from` on the wire. */
   transmit(from: SimDevice, src: Buffer, off: number, len: number, now: number): void {
-    const dstHi = src.readUInt16BE(off);
-    const dstLo = src.readUInt32BE(off + 2);
-    const dst = dstHi * 0x100000000 + dstLo;
+    const dstHi = (src[off] << 8) | src[off + 1];
+    const dst = dstHi * 0x100000000 + src.readUInt32BE(off + 2);
     const group = (dstHi & 0x0100) !== 0; // I/G bit: broadcast or multicast
-    for (const d of this.devices) {
+    const devices = this.devices;
+    for (let i = 0; i < devices.length; i++) {
+      const d = devices[i];
       if (d === from) continue;
-      if (!group && d.mac !== dst) continue;
-      if (group && !d.acceptsGroup(dst)) continue;
+      if (group ? !d.acceptsGroup(dst) : d.mac !== dst) continue;
       this.deliver(d, src, off, len, now);
     }
   }
@@ -121,17 +171,17 @@ export class SimWire {
       }
       const slot = this.freeSlots[--this.freeTop];
       const base = slot * this.frameSize;
-      const n = Math.min(len, this.frameSize);
-      src.copy(this.slab, base, off, off + n);
-      f.corrupt(this.slab, base, n);
-      this.lens[slot] = n;
+      src.copy(this.slab, base, off, off + len);
+      f.corrupt(this.slab, base, len);
+      this.lens[slot] = len;
       this.due[slot] = now + this.latencyMs + f.delay();
-      if (!d.inbound.push(slot)) {
+      const pos = d.inbound.push(slot);
+      if (pos < 0) {
         this.freeSlot(slot);
         d.queueDrops++;
         continue;
       }
-      if (f.reorder()) d.inbound.swapLast();
+      if (pos > 0 && f.reorder()) d.inbound.overtake(pos);
       d.notifyArrival();
     }
   }
@@ -141,7 +191,7 @@ export class SimWire {
     this.freeSlots[this.freeTop++] = slot;
   }
 
-  /** @internal moves due frames of `d` into its pool. */
+  /** @internal moves up to `max` due frames of `d` into `pool`, calling `sink` for each. */
   receive(d: SimDevice, pool: BufferPool, max: number, now: number, sink: RxSink): number {
     let n = 0;
     const q = d.inbound;
@@ -155,7 +205,7 @@ export class SimWire {
         d.rxNoBuffer++;
         continue;
       }
-      pool.setTimestamp(id, now);
+      pool.setTimestampNs(id, now * 1e6);
       n++;
       sink(id, now);
     }
@@ -174,14 +224,23 @@ export class SimDevice implements Device {
   /** @internal */
   readonly inbound: Queue;
   private notify: (() => void) | null = null;
-  private readonly groups = new Set<number>();
+  /** Multicast MACs attached, with how many flows hold each. */
+  private readonly groups = new Map<number, number>();
   private closed = false;
+  /** Frames dropped because the ring's RX pool was empty. */
   rxNoBuffer = 0;
+  /** Frames dropped because this device's inbound queue was full. */
   queueDrops = 0;
+  /** Dummy sends stopped before the wire. */
   txDummy = 0;
+  /** Frames put on the wire. */
+  txFrames = 0;
+  /** Frames refused on transmit: longer than the MTU allows, or shorter than an Ethernet header. */
+  txTooLong = 0;
+  txRunt = 0;
 
   constructor(readonly wire: SimWire, readonly mac: number, name: string, mtu: number, maxBurst: number, queue: number) {
-    this.inbound = new Queue(queue);
+    this.inbound = new Queue(queue, wire.due);
     this.caps = Object.freeze({
       name, kind: 'sim', mtu, maxBurst, mac,
       rxChecksum: NO_CHECKSUM_OFFLOAD, txChecksum: NO_CHECKSUM_OFFLOAD,
@@ -191,7 +250,7 @@ export class SimDevice implements Device {
 
   /** Broadcast always; multicast MACs once a flow for them is attached (like a NIC's MAC filter). */
   acceptsGroup(mac: number): boolean {
-    return mac === 0xffffffffffff || this.groups.has(mac);
+    return mac === BROADCAST || this.groups.has(mac);
   }
 
   rxBurst(pool: BufferPool, max: number, now: number, sink: RxSink): number {
@@ -199,8 +258,10 @@ export class SimDevice implements Device {
     return this.wire.receive(this, pool, max, now, sink);
   }
 
+  /** Takes every frame (the wire never pushes back; a full wire or queue drops, counted). */
   txBurst(pool: BufferPool, ids: Int32Array, count: number, now: number): number {
     if (this.closed) return count;
+    const maxLen = Math.min(this.caps.mtu + ETH_OVERHEAD, this.wire.frameSize);
     for (let i = 0; i < count; i++) {
       const id = ids[i];
       if (pool.flags(id) & BufFlag.Dummy) {
@@ -208,17 +269,26 @@ export class SimDevice implements Device {
         continue; // the last step (the wire) is skipped
       }
       const off = pool.start(id);
-      this.wire.transmit(this, pool.buf, off, pool.end(id) - off, now);
+      const len = pool.end(id) - off;
+      if (len > maxLen) this.txTooLong++;
+      else if (len < ETH_HEADER) this.txRunt++;
+      else {
+        this.txFrames++;
+        this.wire.transmit(this, pool.bufFor(id), off, len, now);
+      }
     }
     return count;
   }
 
   attachFlow(spec: FlowSpec): void {
-    if (spec.kind === 'multicast-mac') this.groups.add(spec.mac);
+    if (spec.kind === 'multicast-mac') this.groups.set(spec.mac, (this.groups.get(spec.mac) ?? 0) + 1);
   }
 
   detachFlow(spec: FlowSpec): void {
-    if (spec.kind === 'multicast-mac') this.groups.delete(spec.mac);
+    if (spec.kind !== 'multicast-mac') return;
+    const n = this.groups.get(spec.mac) ?? 0;
+    if (n > 1) this.groups.set(spec.mac, n - 1);
+    else this.groups.delete(spec.mac);
   }
 
   setNotify(cb: (() => void) | null): void {
@@ -232,11 +302,14 @@ export class SimDevice implements Device {
 
   /** When the next waiting frame is due (ms), or Infinity: lets a poller sleep until then. */
   nextDue(): number {
-    return this.wire.nextDue(this);
+    return this.closed ? Infinity : this.wire.nextDue(this);
   }
 
   stats(): Record<string, number> {
-    return { rxNoBuffer: this.rxNoBuffer, queueDrops: this.queueDrops, txDummy: this.txDummy };
+    return {
+      rxNoBuffer: this.rxNoBuffer, queueDrops: this.queueDrops, txFrames: this.txFrames, txDummy: this.txDummy,
+      txTooLong: this.txTooLong, txRunt: this.txRunt, inbound: this.inbound.count,
+    };
   }
 
   close(): void {
