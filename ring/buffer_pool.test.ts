@@ -122,6 +122,17 @@ describe('BufferPool slots', () => {
     expect(p.allocCopy(Buffer.alloc(200), 0, 200)).toBe(-1);
     expect(p.allocCopy(Buffer.alloc(120), 0, 120, 10)).toBe(-1);
     p.release(id);
+    // The copy lands word-aligned like its source: up to 3 bytes past the headroom asked for.
+    const b = p.allocCopy(src, 1, 4, 10);
+    expect(p.headroom(b)).toBe(13); // slot at a multiple of 128: 13 ≡ 1 (mod 4)
+    expect((p.start(b) - 1) & 3).toBe(0);
+    expect(Array.from(p.region.u8.subarray(p.start(b), p.end(b)))).toEqual([9, 1, 2, 3]);
+    p.release(b);
+    // … unless that would not fit: then at the headroom exactly.
+    const full = new Uint8Array(130).fill(4);
+    const c = p.allocCopy(full, 3, 127, 1);
+    expect([p.headroom(c), p.length(c)]).toEqual([1, 127]);
+    p.release(c);
   });
 
   it('refuses nonsense sizes', () => {

@@ -18,10 +18,15 @@
  * payload); `consume(n)` skips bytes at the front (RX, header by header); `append`/`truncate` move
  * the end. Lengths are never taken from stale bytes in a recycled buffer.
  *
+ * Copies. `allocCopy` copies without allocating for frames up to COPY_LOOP_MAX bytes (ring/copy.ts
+ * says why and what longer frames cost); it may start the data up to 3 bytes past the requested
+ * headroom so that the copy runs a word at a time.
+ *
  * Errors. Running dry is not an error: `alloc`/`wrap` return -1 and count it. Misuse is a
  * programmer error and throws: a release or ref of a free buffer (a double free — the lib layer maps
  * it to VMA's EINVAL/ENOENT), data outside the slot.
  */
+import { alignedTo, copyBytes, wordsOf } from './copy';
 
 /** One memory region seen as bytes and as a DataView; structurally the same as proto/wire's `Bytes`. */
 export interface Region {
@@ -88,6 +93,11 @@ export class BufferPool {
 
   private readonly regions: Region[] = [];
   private readonly regionBufs: Buffer[] = [];
+  /** Int32Array views of the regions (for word copies), null where not 4-aligned. */
+  private readonly regionWords: (Int32Array | null)[] = [];
+  /** The last source `allocCopy` copied from, and its word view (made once per source region). */
+  private srcU8: Uint8Array | null = null;
+  private srcWords: Int32Array | null = null;
   private readonly owners: (BufferOwner | null)[] = [null];
   /** Wrapped buffers outstanding per region. */
   private held: number[] = [0];
@@ -116,6 +126,7 @@ export class BufferPool {
     this.buf = Buffer.from(this.region.u8.buffer, this.region.u8.byteOffset, this.region.u8.byteLength);
     this.regions.push(this.region);
     this.regionBufs.push(this.buf);
+    this.regionWords.push(wordsOf(this.region.u8));
   }
 
   /** Free slot buffers. */
@@ -147,16 +158,23 @@ export class BufferPool {
   }
 
   /**
-   * Copies `len` bytes from `src[off..]` into a fresh slot buffer at `headroom`; -1 when the pool is
-   * empty (counted) or the frame does not fit. (`src` is a Buffer made once per source region: no
-   * per-frame view.)
+   * Copies `len` bytes from `src[off..]` into a fresh slot buffer, at least `headroom` bytes into
+   * the slot (up to 3 more, to match the source's word alignment); -1 when the pool is empty
+   * (counted) or the frame does not fit. `src` should be one long-lived array per source region.
    */
-  allocCopy(src: Buffer, off: number, len: number, headroom = 0): number {
+  allocCopy(src: Uint8Array, off: number, len: number, headroom = 0): number {
     if (headroom + len > this.bufSize) return -1;
     const id = this.alloc(headroom);
     if (id < 0) return -1;
-    const s = this.startA[id];
-    src.copy(this.buf, s, off, off + len);
+    let s = this.startA[id];
+    const a = alignedTo(s, off);
+    if (a + len <= this.baseA[id] + this.bufSize) s = a;
+    if (src !== this.srcU8) {
+      this.srcU8 = src;
+      this.srcWords = wordsOf(src);
+    }
+    copyBytes(this.region.u8, this.regionWords[0], s, src, this.srcWords, off, len);
+    this.startA[id] = s;
     this.endA[id] = s + len;
     return id;
   }
@@ -196,6 +214,7 @@ export class BufferPool {
     this.wrapTop = top;
     this.regions.push(region);
     this.regionBufs.push(Buffer.from(region.u8.buffer, region.u8.byteOffset, region.u8.byteLength));
+    this.regionWords.push(wordsOf(region.u8));
     this.owners.push(owner);
     this.held.push(0);
     return rid;
@@ -290,6 +309,11 @@ export class BufferPool {
   /** The same memory as a Node Buffer (for `Buffer#copy`). */
   bufFor(id: number): Buffer {
     return this.regionBufs[this.regionA[id]];
+  }
+
+  /** An Int32Array over the buffer's region (for word copies: ring/copy.ts), or null when not 4-aligned. */
+  wordsFor(id: number): Int32Array | null {
+    return this.regionWords[this.regionA[id]];
   }
 
   /** Absolute offset (in the buffer's region) of the first data byte. */

@@ -75,7 +75,7 @@ export class FaultInjector {
   }
 
   /** Flips one random bit of buf[off, off+len) with the corrupt probability. */
-  corrupt(buf: Buffer, off: number, len: number): void {
+  corrupt(buf: Uint8Array, off: number, len: number): void {
     if (len === 0 || !this.hit(this.opts.corrupt)) return;
     this.counters.corrupted++;
     const bit = Math.floor(this.random() * len * 8);

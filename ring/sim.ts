@@ -5,7 +5,8 @@
  *
  * Frames are copied from the sender's TX buffer into a preallocated slab when transmitted and from
  * the slab into the receiver's RX pool when received: the copies are the wire (so a sender may
- * reuse its buffer at once, and a frame can wait out a delay). Nothing is allocated per frame.
+ * reuse its buffer at once, and a frame can wait out a delay). Nothing is allocated per frame of up
+ * to COPY_LOOP_MAX bytes (ring/copy.ts).
  *
  * Time is passed in: a frame sent at `now` is due at `now + latencyMs` (+ an injected delay) and is
  * received by the first `rxBurst` whose `now` reaches that; `nextDue()` tells a poller when. Each
@@ -18,6 +19,7 @@
  * `queueDrops` (its inbound queue full) and `rxNoBuffer` (its ring's RX pool empty).
  */
 import { BufferPool, BufFlag } from './buffer_pool';
+import { alignedTo, copyBytes, wordsOf } from './copy';
 import { NO_CHECKSUM_OFFLOAD, type Device, type DeviceCaps, type FlowSpec, type RxSink } from './device';
 import { FaultInjector, type FaultOptions } from './fault';
 
@@ -99,6 +101,9 @@ export class SimWire {
   readonly latencyMs: number;
   readonly faults: FaultInjector;
   private readonly slab: Buffer;
+  private readonly slabWords: Int32Array | null;
+  /** Each slot's frame: where it starts in the slab (word-aligned like its source), and its length. */
+  private readonly starts: Int32Array;
   private readonly lens: Int32Array;
   /** @internal due time (ms) of each slot's frame. */
   readonly due: Float64Array;
@@ -117,6 +122,8 @@ export class SimWire {
     }
     this.faults = new FaultInjector(opts.faults ?? {});
     this.slab = Buffer.alloc(cap * this.frameSize);
+    this.slabWords = wordsOf(this.slab);
+    this.starts = new Int32Array(cap);
     this.lens = new Int32Array(cap);
     this.due = new Float64Array(cap);
     this.freeSlots = new Int32Array(cap);
@@ -146,21 +153,30 @@ export class SimWire {
     return this.freeSlots.length - this.freeTop;
   }
 
-  /** @internal puts one frame (at least an Ethernet header long) from `from` on the wire. */
-  transmit(from: SimDevice, src: Buffer, off: number, len: number, now: number): void {
+  /** Longest frame a slot holds (it may start up to 3 bytes in, aligned like its source). */
+  get maxFrame(): number {
+    return this.frameSize - 3;
+  }
+
+  /**
+   * @internal puts one frame (at least an Ethernet header long, at most `maxFrame`) from `from` on
+   * the wire; `srcWords` is wordsOf(src) or null.
+   */
+  transmit(from: SimDevice, src: Uint8Array, srcWords: Int32Array | null, off: number, len: number, now: number): void {
     const dstHi = (src[off] << 8) | src[off + 1];
-    const dst = dstHi * 0x100000000 + src.readUInt32BE(off + 2);
+    const dstLo = ((src[off + 2] << 24) | (src[off + 3] << 16) | (src[off + 4] << 8) | src[off + 5]) >>> 0;
+    const dst = dstHi * 0x100000000 + dstLo;
     const group = (dstHi & 0x0100) !== 0; // I/G bit: broadcast or multicast
     const devices = this.devices;
     for (let i = 0; i < devices.length; i++) {
       const d = devices[i];
       if (d === from) continue;
       if (group ? !d.acceptsGroup(dst) : d.mac !== dst) continue;
-      this.deliver(d, src, off, len, now);
+      this.deliver(d, src, srcWords, off, len, now);
     }
   }
 
-  private deliver(d: SimDevice, src: Buffer, off: number, len: number, now: number): void {
+  private deliver(d: SimDevice, src: Uint8Array, srcWords: Int32Array | null, off: number, len: number, now: number): void {
     const f = this.faults;
     if (f.drop()) return;
     const copies = f.duplicate() ? 2 : 1;
@@ -170,9 +186,10 @@ export class SimWire {
         return;
       }
       const slot = this.freeSlots[--this.freeTop];
-      const base = slot * this.frameSize;
-      src.copy(this.slab, base, off, off + len);
-      f.corrupt(this.slab, base, len);
+      const start = alignedTo(slot * this.frameSize, off);
+      copyBytes(this.slab, this.slabWords, start, src, srcWords, off, len);
+      f.corrupt(this.slab, start, len);
+      this.starts[slot] = start;
       this.lens[slot] = len;
       this.due[slot] = now + this.latencyMs + f.delay();
       const pos = d.inbound.push(slot);
@@ -199,7 +216,7 @@ export class SimWire {
       const slot = q.peek();
       if (this.due[slot] > now) break;
       q.shift();
-      const id = pool.allocCopy(this.slab, slot * this.frameSize, this.lens[slot]);
+      const id = pool.allocCopy(this.slab, this.starts[slot], this.lens[slot]);
       this.freeSlot(slot);
       if (id < 0) {
         d.rxNoBuffer++;
@@ -261,7 +278,7 @@ export class SimDevice implements Device {
   /** Takes every frame (the wire never pushes back; a full wire or queue drops, counted). */
   txBurst(pool: BufferPool, ids: Int32Array, count: number, now: number): number {
     if (this.closed) return count;
-    const maxLen = Math.min(this.caps.mtu + ETH_OVERHEAD, this.wire.frameSize);
+    const maxLen = Math.min(this.caps.mtu + ETH_OVERHEAD, this.wire.maxFrame);
     for (let i = 0; i < count; i++) {
       const id = ids[i];
       if (pool.flags(id) & BufFlag.Dummy) {
@@ -274,7 +291,7 @@ export class SimDevice implements Device {
       else if (len < ETH_HEADER) this.txRunt++;
       else {
         this.txFrames++;
-        this.wire.transmit(this, pool.bufFor(id), off, len, now);
+        this.wire.transmit(this, pool.regionFor(id).u8, pool.wordsFor(id), off, len, now);
       }
     }
     return count;
