@@ -316,25 +316,38 @@ function getGc(): () => void {
 }
 
 describe('allocation', () => {
-  it('moves 10^6 frames through sim → ring → sink with a flat heap and no GC in the loop', async () => {
+  it('moves 10^6 frames through sim → ring → demux → sink with a flat heap and no GC in the loop', async () => {
     const gc = getGc();
     const wire = new SimWire();
     const a = ring(wire, MA, { txBufs: 256, rxBufs: 256 });
     const b = ring(wire, MB, { rxBufs: 256, txBufs: 16 });
     let got = 0;
     let sum = 0;
-    b.defaultSink = (id, _now, r) => {
+    const sink = (id: number, _now: number, r: Ring): void => {
       got++;
-      sum += r.rxPool.regionFor(id).u8[r.rxPool.start(id) + 17];
+      sum += r.rxPool.regionFor(id).u8[r.rxPool.start(id) + 42];
       r.rxPool.release(id);
     };
+    // UDP 198.18.0.1:(1000 + k) → 198.18.0.2:9: even k by 5-tuple flows, odd k by the 3-tuple.
+    for (let k = 0; k < 32; k += 2) b.attachFlow({ kind: '5-tuple', protocol: 17, srcIp: 0xc6120001, srcPort: 1000 + k, dstIp: 0xc6120002, dstPort: 9 }, sink);
+    b.attachFlow({ kind: '3-tuple', protocol: 17, dstIp: 0xc6120002, dstPort: 9 }, sink);
+    b.defaultSink = (id, _now, r) => r.rxPool.release(id);
     const p = a.txPool;
+    const dv = p.region.dv;
     const burst = (now: number): void => {
       for (let k = 0; k < 32; k++) {
         const id = a.allocTx(0);
         const s = p.start(id);
         p.region.u8.fill(0xff, s, s + 6);
-        p.region.u8[s + 17] = k;
+        dv.setUint16(s + 12, 0x0800);
+        dv.setUint8(s + 14, 0x45);
+        dv.setUint16(s + 20, 0);
+        dv.setUint8(s + 23, 17);
+        dv.setUint32(s + 26, 0xc6120001);
+        dv.setUint32(s + 30, 0xc6120002);
+        dv.setUint16(s + 34, 1000 + k);
+        dv.setUint16(s + 36, 9);
+        p.region.u8[s + 42] = k;
         p.append(id, 64);
         a.send(id, now);
       }
@@ -358,6 +371,7 @@ describe('allocation', () => {
     obs.disconnect();
     const inLoop = gcs.filter((t) => t >= t0 && t <= t1).length;
     expect(got).toBe((3000 + rounds) * 32);
+    expect(b.counters.rxNoFlow).toBe(0);
     expect(sum).toBe((3000 + rounds) * (31 * 32) / 2);
     // Per-frame garbage of even 16 bytes would be 16 MB here: scavenges in the loop and a big heap rise.
     expect({ inLoop, grownNoGcKB: Math.round(grownNoGc / 1024) < 2048, grownKB: Math.round(grown / 1024) < 2048 })
