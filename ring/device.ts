@@ -16,7 +16,8 @@
  *   (the ring keeps the rest, in order, and offers them again). A buffer flagged BufFlag.Dummy runs
  *   every step but the wire (VMA_SND_FLAGS_DUMMY) and counts as taken. The caller keeps its
  *   references and releases them after the call; a device that needs a buffer after returning
- *   (asynchronous DMA) takes its own reference with `pool.ref`.
+ *   (asynchronous DMA) takes its own reference with `pool.ref`. txBurst must not call back into the
+ *   ring (no RX dispatch from inside it): the ring's TX queue is being drained.
  * - `attachFlow`/`detachFlow`: a device that steers in hardware (`caps.flowSteering`) installs the
  *   rule; others accept and ignore what they cannot use (a multicast MAC still opens their filter).
  * - Waiting: one abstraction with two forms. `waitFd >= 0`: an fd that becomes readable when RX
@@ -24,6 +25,8 @@
  *   `waitFd === -1`: the device calls the callback given to `setNotify` (synchronously, from the
  *   producer) when frames arrive (sim). A device with delayed frames says when the next is due
  *   (`nextDue`), so a sleeping poller can set one timer.
+ * - A release of a buffer id the pool already freed throws, but once the slot is handed out again a
+ *   stale id is indistinguishable from the new holder's: holders must drop their ids on release.
  * - Devices never throw on peer bytes. `close()` is idempotent; after it rxBurst returns 0 and
  *   txBurst takes everything (dropping it).
  */
