@@ -3,6 +3,8 @@ import { version } from '../lib/version';
 const usage = `usage: tsvma <command> [options]
 
 commands:
+  demo [--sim] [--count N] [--size B]
+                       UDP ping-pong through tsvma next to Node dgram (packet device over veth as root, else sim)
   decode FILE.pcap     print one tcpdump-style line per frame of a pcap file
   params [--markdown]  list the VMA_* and TSVMA_* parameters tsvma honours
   run [--VAR=value] app.js [args]
@@ -16,6 +18,7 @@ const commands = new Map<string, () => Promise<Command>>([
   ['decode', async () => (await import('./decode')).decode],
   ['params', async () => (await import('./params')).params],
   ['run', async () => (await import('./run')).run],
+  ['demo', async () => (await import('./demo')).demo],
 ]);
 
 /** Registers a subcommand (each command module lives in bin/ and is loaded only when used). */

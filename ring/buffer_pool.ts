@@ -41,6 +41,12 @@ export function regionOf(u8: Uint8Array): Region {
 export const enum BufFlag {
   /** VMA_SND_FLAGS_DUMMY: run the TX path but do not put the frame on the wire. */
   Dummy = 1,
+  /**
+   * RX: the device vouches for the L4 checksum — verified by hardware, or a frame from a sender on
+   * this host whose checksum offload has not filled it in yet (TP_STATUS_CSUMNOTREADY). The stack
+   * skips L4 checksum verification for such a buffer.
+   */
+  RxL4ChecksumOk = 2,
 }
 
 /** Owner of device memory added with `addRegion`: gets each wrapped buffer back when its last reference goes. */

@@ -443,7 +443,8 @@ export class Udp {
     const pool = ifc.ring.rxPool;
     const u = this.rx;
     // Addresses as signed int32 (`| 0`): unsigned values above 2^31 are boxed per call when V8 does not inline.
-    const st = parseUdp(ifc.rxBytes, off, len, u, ip.src | 0, ip.dst | 0, !ifc.ring.device.caps.rxChecksum.udp);
+    const verify = !ifc.ring.device.caps.rxChecksum.udp && (pool.flags(id) & 2 /* BufFlag.RxL4ChecksumOk */) === 0;
+    const st = parseUdp(ifc.rxBytes, off, len, u, ip.src | 0, ip.dst | 0, verify);
     if (st !== WireStatus.Ok) {
       if (st === WireStatus.BadChecksum) this.counters.badChecksum++;
       else this.counters.malformed++;

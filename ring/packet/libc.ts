@@ -78,6 +78,10 @@ export const TP_STATUS_USER = 1;
 export const TP_STATUS_COPY = 2;
 export const TP_STATUS_LOSING = 4;
 export const TP_STATUS_VLAN_VALID = 0x10;
+/** The frame came from this host with checksum offload: its L4 checksum is not computed yet. */
+export const TP_STATUS_CSUMNOTREADY = 0x8;
+/** The driver verified the L4 checksum. */
+export const TP_STATUS_CSUM_VALID = 0x80;
 
 /** struct sockaddr_ll: sll_family u16 @0, sll_protocol be16 @2, sll_ifindex i32 @4, sll_hatype @8, sll_pkttype u8 @10, sll_halen @11, sll_addr[8] @12; 20 bytes. */
 export const SOCKADDR_LL_SIZE = 20;

@@ -25,7 +25,7 @@ import { NO_CHECKSUM_OFFLOAD, type Device, type DeviceCaps, type FlowSpec, type 
 import { MAX_FILTER_MACS, macFilter } from './bpf';
 import {
   EAGAIN, EINTR, ENOBUFS, errno, PACKET_ADD_MEMBERSHIP, PACKET_DROP_MEMBERSHIP, PACKET_MR_MULTICAST, PACKET_MR_UNICAST,
-  PACKET_QDISC_BYPASS, PACKET_VERSION, SOL_PACKET, TP_STATUS_LOSING, TP_STATUS_VLAN_VALID, TPACKET_STATS_SIZE, TPACKET_V2,
+  PACKET_QDISC_BYPASS, PACKET_VERSION, SOL_PACKET, TP_STATUS_CSUM_VALID, TP_STATUS_CSUMNOTREADY, TP_STATUS_LOSING, TP_STATUS_VLAN_VALID, TPACKET_STATS_SIZE, TPACKET_V2,
 } from './libc';
 import { PacketSocket } from './socket';
 import { RxRing } from './rx_ring';
@@ -68,6 +68,8 @@ export interface PacketDeviceCounters {
   rxTruncated: number;
   /** Frames whose 802.1Q tag the kernel stripped (tp_vlan_tci); delivered untagged. */
   rxVlanStripped: number;
+  /** Frames whose L4 checksum the kernel vouched for (CSUM_VALID) or had not filled in yet (CSUMNOTREADY). */
+  rxChecksumTrusted: number;
   txFrames: number;
   /** sendmmsg calls, and times the kernel would not take more (EAGAIN/ENOBUFS: retried later). */
   txCalls: number;
@@ -92,7 +94,7 @@ export class PacketDevice implements Device {
   private readonly txPos: Int32Array;
   private readonly multicast = new Map<number, number>();
   private readonly counters: PacketDeviceCounters = {
-    kernelPackets: 0, kernelDrops: 0, rxLosing: 0, rxNoBuffer: 0, rxTooLong: 0, rxTruncated: 0, rxVlanStripped: 0,
+    kernelPackets: 0, kernelDrops: 0, rxLosing: 0, rxNoBuffer: 0, rxTooLong: 0, rxTruncated: 0, rxVlanStripped: 0, rxChecksumTrusted: 0,
     txFrames: 0, txCalls: 0, txBusy: 0, txErrors: 0, txLastErrno: 0, txDummy: 0,
   };
   private readonly statsBuf = Buffer.alloc(TPACKET_STATS_SIZE);
@@ -160,6 +162,10 @@ export class PacketDevice implements Device {
         continue;
       }
       pool.setTimestamp(id, now);
+      if (st & (TP_STATUS_CSUMNOTREADY | TP_STATUS_CSUM_VALID)) {
+        pool.setFlags(id, BufFlag.RxL4ChecksumOk);
+        c.rxChecksumTrusted++;
+      }
       n++;
       sink(id, now);
     }
