@@ -62,6 +62,9 @@ interface State {
   broadcast: boolean;
   /** Sends waiting for the implicit bind. */
   queue: (() => void)[] | null;
+  /** The last literal destination and its parsed address (sends usually repeat one). */
+  lastHost: string;
+  lastIp: number;
 }
 
 function toBuffer(msg: unknown): Buffer {
@@ -82,7 +85,7 @@ export class Socket extends EventEmitter {
     this[kState] = {
       type: opts.type, bindState: BIND_UNBOUND, connected: false, closed: false, reuseAddr: !!opts.reuseAddr,
       recvBufferSize: opts.recvBufferSize, sendBufferSize: opts.sendBufferSize, os: null, vma: null, ref: true,
-      broadcast: false, queue: null,
+      broadcast: false, queue: null, lastHost: '', lastIp: -1,
     };
     if (listener !== undefined) this.on('message', listener);
     const signal = opts.signal;
@@ -266,6 +269,12 @@ export class Socket extends EventEmitter {
     const callback = cb as SendCallback | undefined;
     const p = st.connected ? 0 : +(port as number);
     const host = st.connected ? '' : (address as string | undefined) || (st.type === 'udp4' ? '127.0.0.1' : '::1');
+    // The common case — bound, literal or connected destination — goes straight out: no closure,
+    // and the last destination's parse is remembered.
+    if (st.bindState === BIND_BOUND && (st.connected || host === st.lastHost || net.isIP(host))) {
+      this.sendNow(list, st.connected ? -1 : this.destination(host), p, host, callback);
+      return;
+    }
     const go = (ip: string): void => {
       const dst = st.type === 'udp4' ? parseIp(ip) : -1;
       this.whenBound(() => this.sendNow(list, dst, p, ip, callback), dst >= 0 ? { ip: dst, port: p } : undefined);
@@ -279,6 +288,17 @@ export class Socket extends EventEmitter {
       }
       go(ip);
     });
+  }
+
+  /** The IPv4 address of a literal destination (-1 for udp6), parsed once per new destination. */
+  private destination(host: string): number {
+    const st = this[kState];
+    if (st.type !== 'udp4') return -1;
+    if (host !== st.lastHost) {
+      st.lastHost = host;
+      st.lastIp = parseIp(host);
+    }
+    return st.lastIp;
   }
 
   private sendNow(buf: Buffer, dst: number, port: number, host: string, cb?: SendCallback): void {
@@ -466,7 +486,7 @@ export class Socket extends EventEmitter {
     if (st.os) return st.os.setTTL(ttl);
     if (ttl < 1 || ttl > 255) throw errnoException(-22, 'setTTL');
     if (!st.vma) throw errnoException(-9, 'setTTL');
-    st.vma.s.ttl = ttl;
+    st.vma.s.ipOptions.ttl = ttl;
     return ttl;
   }
 

@@ -3,7 +3,6 @@
  * on it, and the offload decision for each socket (libvma.conf rules, VMA_OFFLOADED_SOCKETS).
  * With no device configured there is no runtime and every socket passes through to Node.
  */
-import * as path from 'node:path';
 import { matchRule, type Role } from '../conf';
 import { Udp } from '../proto/stack/udp';
 import { loadConfig, type LoadedConfig } from './config';
@@ -46,8 +45,7 @@ export function offloadDecision(r: Runtime, role: Role, local: { ip: number; por
   const cfg = r.loaded.config;
   if (!cfg.vma.offloadedSockets) return false;
   if (local.ip !== 0 && local.ip !== r.engine.ifc.ip) return false;
-  const program = path.basename(process.argv0 || 'node');
-  return matchRule(r.loaded.rules, { program, appId: cfg.vma.applicationId, role, local, remote }) === 'vma';
+  return matchRule(r.loaded.rules, { program: r.loaded.program, appId: cfg.vma.applicationId, role, local, remote }) === 'vma';
 }
 
 /** Closes the runtime (tests, shutdown). */

@@ -75,8 +75,9 @@ export class Stack {
   private readonly txIp = new Ipv4Repr();
   private readonly txIcmp = new IcmpRepr();
   private ident = 1;
-  /** Frames sent to one of the stack's own addresses, delivered on the next poll (no re-entrancy). */
-  private readonly localQueue: { ifc: Interface; id: number }[] = [];
+  /** Frames sent to one of the stack's own addresses, delivered on the next poll (no re-entrancy): parallel arrays, no object per frame. */
+  private readonly localIfc: Interface[] = [];
+  private readonly localIds: number[] = [];
   /** Static routes, longest prefix first (few: a sorted array, not a trie). */
   private readonly routes: { dst: number; prefix: number; mask: number; gateway: number; ifc: Interface }[] = [];
 
@@ -119,15 +120,24 @@ export class Stack {
 
   /** Delivers locally looped frames and runs due timers. */
   poll(now: number): void {
-    if (this.localQueue.length) {
-      for (const { ifc, id } of this.localQueue.splice(0)) this.input(ifc, id, now);
+    // Frames looped during this delivery (a reply to ourselves) wait for the next poll.
+    const n = this.localIds.length;
+    if (n > 0) {
+      for (let i = 0; i < n; i++) this.input(this.localIfc[i], this.localIds[i], now);
+      if (this.localIds.length === n) {
+        this.localIfc.length = 0;
+        this.localIds.length = 0;
+      } else {
+        this.localIfc.splice(0, n);
+        this.localIds.splice(0, n);
+      }
     }
     this.timers.advance(now);
   }
 
   /** When the stack next needs poll() (ms), or Infinity. */
   nextDeadline(): number {
-    return this.localQueue.length ? 0 : this.timers.nextDeadline();
+    return this.localIds.length ? 0 : this.timers.nextDeadline();
   }
 
   isLocal(ip: number): Interface | null {
@@ -457,7 +467,8 @@ export class Stack {
       this.counters.txNoBuffer++;
       return;
     }
-    this.localQueue.push({ ifc: to, id: rx });
+    this.localIfc.push(to);
+    this.localIds.push(rx);
   }
 
   /** Prepends the Ethernet header and queues the frame on the ring. */
@@ -566,7 +577,9 @@ export class Stack {
   /** Drops every queued packet and cancels timers (shutdown). */
   close(): void {
     this.reassembler.clear();
-    for (const { ifc, id } of this.localQueue.splice(0)) ifc.ring.rxPool.release(id);
+    for (let i = 0; i < this.localIds.length; i++) this.localIfc[i].ring.rxPool.release(this.localIds[i]);
+    this.localIfc.length = 0;
+    this.localIds.length = 0;
     for (const [ifc, table] of this.neighbors) {
       for (const n of table.values()) {
         this.timers.cancel(n.timer);

@@ -81,8 +81,8 @@ export class UdpSocket {
   connected = false;
   closed = false;
   reuseAddr = false;
-  /** IP TTL of sent datagrams (IP_TTL). */
-  ttl = 64;
+  /** Options for every IPv4 packet this socket sends, made once (IP_TTL lives here). */
+  readonly ipOptions = { ttl: 64, dontFragment: false };
   rcvBuf = DEFAULT_RCVBUF;
   queuedBytes = 0;
   /** A pending asynchronous error (e.g. ECONNREFUSED from an ICMP port unreachable), as a negative errno. */
@@ -298,7 +298,7 @@ export class Udp {
     const h = pool.prepend(id, UDP_HEADER_LEN);
     const src = s.localIp !== 0 ? s.localIp : ifc.ip;
     emitUdp(u, ifc.txBytes, h, src | 0, dstIp | 0, !ifc.ring.device.caps.txChecksum.udp);
-    this.stack.sendIpv4(ifc, id, dstIp >>> 0, IpProtocol.Udp, now, { ttl: s.ttl, dontFragment: false });
+    this.stack.sendIpv4(ifc, id, dstIp >>> 0, IpProtocol.Udp, now, s.ipOptions);
     s.counters.txPackets++;
     s.counters.txBytes += len;
     return len;
@@ -333,7 +333,7 @@ export class Udp {
       const pool = ring.txPool;
       wb.copy(pool.buf, pool.start(id), at, at + n);
       pool.append(id, n);
-      this.stack.sendIpv4(ifc, id, dst, IpProtocol.Udp, now, { ttl: s.ttl, fragment: { ident, offset: at, more: at + n < total } });
+      this.stack.sendIpv4(ifc, id, dst, IpProtocol.Udp, now, { ttl: s.ipOptions.ttl, fragment: { ident, offset: at, more: at + n < total } });
     }
     s.counters.txPackets++;
     s.counters.txBytes += len;
@@ -400,18 +400,27 @@ export class Udp {
 
   /** The socket a datagram to (dst, dport) from (src, sport) goes to: connected first, then bound, specific address before wildcard. */
   lookup(dst: number, dport: number, src: number, sport: number): UdpSocket | null {
+    // Two table probes, specific address then wildcard; no per-packet array or closure.
+    const specific = this.bound.get(key(dst, dport));
+    const wildcard = this.bound.get(key(0, dport));
+    const a = specific ? Udp.scan(specific, src, sport) : null;
+    if (a !== null && a.connected) return a;
+    const b = wildcard ? Udp.scan(wildcard, src, sport) : null;
+    if (b !== null && b.connected) return b;
+    return a ?? b;
+  }
+
+  /**
+   * In one bound list: the connected socket whose peer is (src, sport), else the most recently bound
+   * unconnected socket (as Linux picks among SO_REUSEADDR sockets), else null.
+   */
+  private static scan(list: UdpSocket[], src: number, sport: number): UdpSocket | null {
     let fallback: UdpSocket | null = null;
-    for (const k of [key(dst, dport), key(0, dport)]) {
-      const list = this.bound.get(k);
-      if (!list) continue;
-      for (let i = list.length - 1; i >= 0; i--) {
-        const s = list[i];
-        if (s.connected) {
-          if (s.remoteIp === src && s.remotePort === sport) return s;
-          continue;
-        }
-        if (!fallback) fallback = s; // the most recently bound, as Linux picks with SO_REUSEADDR
-      }
+    for (let i = list.length - 1; i >= 0; i--) {
+      const s = list[i];
+      if (s.connected) {
+        if (s.remoteIp === src && s.remotePort === sport) return s;
+      } else if (!fallback) fallback = s;
     }
     return fallback;
   }
