@@ -10,9 +10,9 @@
  * Offloaded sockets support: bind (port, address, exclusive/reuseAddr), send (Buffer, string, array
  * of them, TypedArray/DataView, offset/length, callback), connect/disconnect, address/
  * remoteAddress, close, ref/unref, receive/send buffer sizes, TTL, broadcast, AbortSignal, and the
- * events listening/message/connect/close/error. Datagrams larger than the MTU are fragmented (over
- * 65507 bytes: EMSGSIZE). Not yet (they throw ERR_TSVMA_UNSUPPORTED on an offloaded socket):
- * multicast membership and options.
+ * events listening/message/connect/close/error, multicast (add/drop membership, source-specific
+ * membership, multicast TTL, loopback and interface; IGMP reports by the stack). Datagrams larger
+ * than the MTU are fragmented (over 65507 bytes: EMSGSIZE).
  */
 import { EventEmitter } from 'node:events';
 import * as dns from 'node:dns';
@@ -50,7 +50,10 @@ const kState = Symbol('tsvma.dgram.state');
 interface State {
   type: SocketType;
   bindState: number;
+  /** connect() was called (Node's CONNECTING or CONNECTED). */
   connected: boolean;
+  /** The connection is established ('connect' emitted): Node's CONNECTED, which send() looks at. */
+  established: boolean;
   closed: boolean;
   reuseAddr: boolean;
   recvBufferSize?: number;
@@ -65,6 +68,16 @@ interface State {
   /** The last literal destination and its parsed address (sends usually repeat one). */
   lastHost: string;
   lastIp: number;
+}
+
+/** Node's sliceBuffer: offset and length as uint32, checked against the buffer. */
+function sliceBuffer(msg: unknown, offset: unknown, length: unknown): Buffer {
+  const buf = toBuffer(msg);
+  const off = Number(offset) >>> 0;
+  const len = Number(length) >>> 0;
+  if (off > buf.byteLength) throw nodeError('ERR_BUFFER_OUT_OF_BOUNDS', '"offset" is outside of buffer bounds', RangeError);
+  if (off + len > buf.byteLength) throw nodeError('ERR_BUFFER_OUT_OF_BOUNDS', '"length" is outside of buffer bounds', RangeError);
+  return buf.subarray(off, off + len);
 }
 
 function toBuffer(msg: unknown): Buffer {
@@ -83,7 +96,7 @@ export class Socket extends EventEmitter {
     if (opts === null || typeof opts !== 'object') throw errInvalidArgType('options', 'of type object', opts);
     if (opts.type !== 'udp4' && opts.type !== 'udp6') throw nodeError('ERR_SOCKET_BAD_TYPE', 'Bad socket type specified. Valid types are: udp4, udp6', TypeError);
     this[kState] = {
-      type: opts.type, bindState: BIND_UNBOUND, connected: false, closed: false, reuseAddr: !!opts.reuseAddr,
+      type: opts.type, bindState: BIND_UNBOUND, connected: false, established: false, closed: false, reuseAddr: !!opts.reuseAddr,
       recvBufferSize: opts.recvBufferSize, sendBufferSize: opts.sendBufferSize, os: null, vma: null, ref: true,
       broadcast: false, queue: null, lastHost: '', lastIp: -1,
     };
@@ -171,6 +184,7 @@ export class Socket extends EventEmitter {
         return;
       }
       if (st.recvBufferSize) s.rcvBuf = st.recvBufferSize;
+      s.mcOptions.multicastLoop = rt.loaded.config.vma.txMcLoopback;
       st.vma = { rt, s };
       st.bindState = BIND_BOUND;
       if (st.ref) adjustRefs(rt, 1);
@@ -199,7 +213,11 @@ export class Socket extends EventEmitter {
     // Pass-through: Node's own socket, events forwarded.
     const os = nodeDgram.createSocket({ type: st.type, reuseAddr: st.reuseAddr, recvBufferSize: st.recvBufferSize, sendBufferSize: st.sendBufferSize });
     st.os = os;
-    for (const ev of ['message', 'error', 'connect'] as const) os.on(ev, (...a: unknown[]) => this.emit(ev, ...a));
+    os.on('connect', () => {
+      st.established = true;
+      this.emit('connect');
+    });
+    for (const ev of ['message', 'error'] as const) os.on(ev, (...a: unknown[]) => this.emit(ev, ...a));
     os.once('listening', () => {
       st.bindState = BIND_BOUND;
       if (!st.ref) os.unref();
@@ -235,54 +253,63 @@ export class Socket extends EventEmitter {
     }
   }
 
-  send(msg: unknown, ...rest: unknown[]): void {
+  send(msg: unknown, offset?: unknown, length?: unknown, port?: unknown, address?: unknown, callback?: unknown): void {
+    // Node's own argument shuffle (lib/dgram.js), case by case, so odd calls behave the same.
     const st = this[kState];
+    const connected = st.established;
+    let buffer: unknown = msg;
+    if (!connected) {
+      if (address || (port && typeof port !== 'function')) buffer = sliceBuffer(buffer, offset, length);
+      else {
+        callback = port;
+        port = offset;
+        address = length;
+      }
+    } else {
+      if (typeof length === 'number') {
+        buffer = sliceBuffer(buffer, offset, length);
+        if (typeof port === 'function') {
+          callback = port;
+          port = null;
+        }
+      } else callback = offset;
+      if (port || address) throw nodeError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected');
+    }
     let list: Buffer;
-    let i = 0;
-    if (typeof rest[0] === 'number' && typeof rest[1] === 'number' && (rest.length >= 3 && (typeof rest[2] === 'number' || typeof rest[2] === 'string') || rest.length === 2)) {
-      // send(msg, offset, length, port?, address?, cb?)
-      const off = rest[0] as number;
-      const len = rest[1] as number;
-      const buf = toBuffer(msg);
-      if (off < 0 || off > buf.length) throw nodeError('ERR_BUFFER_OUT_OF_BOUNDS', 'The value of "offset" is out of range.', RangeError);
-      if (len < 0 || off + len > buf.length) throw nodeError('ERR_BUFFER_OUT_OF_BOUNDS', 'The value of "length" is out of range.', RangeError);
-      list = buf.subarray(off, off + len);
-      i = 2;
-    } else if (Array.isArray(msg)) {
-      list = Buffer.concat(msg.map(toBuffer));
-    } else {
-      list = toBuffer(msg);
+    if (!Array.isArray(buffer)) list = toBuffer(buffer);
+    else {
+      const parts: Buffer[] = [];
+      for (const b of buffer) {
+        if (typeof b === 'string') parts.push(Buffer.from(b));
+        else if (ArrayBuffer.isView(b)) parts.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+        else throw errInvalidArgType('buffer list arguments', 'of type string or an instance of Buffer, TypedArray, or DataView', buffer);
+      }
+      list = parts.length === 1 ? parts[0] : Buffer.concat(parts);
     }
-    let port = rest[i];
-    let address = rest[i + 1];
-    let cb = rest[rest.length - 1];
-    if (typeof cb !== 'function') cb = undefined;
-    if (typeof port === 'function') port = undefined;
-    if (typeof address === 'function') address = undefined;
+    if (!connected) validatePort(port, 'Port', false);
+    if (typeof callback !== 'function') callback = undefined;
+    if (typeof address === 'function') {
+      callback = address;
+      address = undefined;
+    } else if (address !== undefined && address !== null && typeof address !== 'string') throw errInvalidArgType('address', 'of type string', address);
     this.healthCheck();
-    if (st.connected) {
-      if (port !== undefined && port !== null) throw nodeError('ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected');
-    } else {
-      validatePort(port, 'Port', false);
-      if (address !== undefined && address !== null && typeof address !== 'string') throw errInvalidArgType('address', 'of type string', address);
-    }
-    const callback = cb as SendCallback | undefined;
+    const cb = callback as SendCallback | undefined;
     const p = st.connected ? 0 : +(port as number);
     const host = st.connected ? '' : (address as string | undefined) || (st.type === 'udp4' ? '127.0.0.1' : '::1');
     // The common case — bound, literal or connected destination — goes straight out: no closure,
     // and the last destination's parse is remembered.
     if (st.bindState === BIND_BOUND && (st.connected || host === st.lastHost || net.isIP(host))) {
-      this.sendNow(list, st.connected ? -1 : this.destination(host), p, host, callback);
+      this.sendNow(list, st.connected ? -1 : this.destination(host), p, host, cb);
       return;
     }
     const go = (ip: string): void => {
       const dst = st.type === 'udp4' ? parseIp(ip) : -1;
-      this.whenBound(() => this.sendNow(list, dst, p, ip, callback), dst >= 0 ? { ip: dst, port: p } : undefined);
+      this.whenBound(() => this.sendNow(list, dst, p, ip, cb), dst >= 0 ? { ip: dst, port: p } : undefined);
     };
     if (st.connected || net.isIP(host)) go(host);
     else dns.lookup(host, { family: st.type === 'udp4' ? 4 : 6 }, (err, ip) => {
       if (err) {
-        if (callback) callback(err);
+        if (cb) cb(err);
         else this.emit('error', err);
         return;
       }
@@ -317,8 +344,9 @@ export class Socket extends EventEmitter {
       else process.nextTick(() => this.emit('error', e));
       return;
     }
-    const r = rt.udp.send(s, buf, 0, buf.length, st.connected ? 0 : dst, st.connected ? 0 : port, rt.engine.clock());
-    rt.engine.ring.flush(rt.engine.clock());
+    const now = rt.engine.clock();
+    const r = rt.udp.send(s, buf, 0, buf.length, st.connected ? 0 : dst, st.connected ? 0 : port, now);
+    rt.engine.flush(now);
     if (r < 0) {
       const e = errnoException(r, 'send', st.connected ? formatIp(s.remoteIp) : host, st.connected ? s.remotePort : port);
       if (cb) process.nextTick(cb, e);
@@ -355,7 +383,11 @@ export class Socket extends EventEmitter {
           this.emit('error', errnoException(r, 'connect', ip, p));
           return;
         }
-        process.nextTick(() => this.emit('connect'));
+        process.nextTick(() => {
+          if (!st.connected || st.closed) return;
+          st.established = true;
+          this.emit('connect');
+        });
       }, dst >= 0 ? { ip: dst, port: p } : undefined);
     };
     if (net.isIP(host)) go(host);
@@ -374,6 +406,7 @@ export class Socket extends EventEmitter {
     this.healthCheck();
     if (!st.connected) throw nodeError('ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
     st.connected = false;
+    st.established = false;
     if (st.os) st.os.disconnect();
     else if (st.vma) st.vma.rt.udp.disconnect(st.vma.s);
   }
@@ -408,7 +441,8 @@ export class Socket extends EventEmitter {
     }
     if (st.vma) {
       const { rt, s } = st.vma;
-      rt.udp.close(s);
+      rt.udp.close(s, rt.engine.clock());
+      rt.engine.flush(); // IGMP leaves go out now
       if (st.ref) adjustRefs(rt, -1);
     }
     process.nextTick(() => this.emit('close'));
@@ -497,37 +531,90 @@ export class Socket extends EventEmitter {
     st.broadcast = !!flag;
   }
 
-  private unsupported(what: string): never {
-    throw nodeError('ERR_TSVMA_UNSUPPORTED', `tsvma/dgram: ${what} is not supported on an offloaded socket yet (see docs/features.md)`);
+  /** The bound offloaded socket for a multicast option, after Node's argument checks; null: pass-through (use `os`). */
+  private mc(what: string): { rt: Runtime; s: StackSocket } | null {
+    const st = this[kState];
+    this.healthCheck();
+    if (st.os) return null;
+    if (!st.vma) throw errnoException(-9, what); // EBADF: unbound
+    return st.vma;
   }
 
-  private osOr<T>(what: string, f: (os: nodeDgram.Socket) => T): T {
-    const st = this[kState];
-    if (st.os) return f(st.os);
-    if (st.bindState !== BIND_BOUND) throw errnoException(-9, what);
-    return this.unsupported(what);
+  private check(r: number, what: string): void {
+    if (r < 0) throw errnoException(r, what);
   }
 
   setMulticastTTL(ttl: number): number {
-    return this.osOr('setMulticastTTL', (os) => os.setMulticastTTL(ttl));
+    if (typeof ttl !== 'number') throw errInvalidArgType('ttl', 'of type number', ttl);
+    const v = this.mc('setMulticastTTL');
+    if (!v) return this[kState].os!.setMulticastTTL(ttl);
+    if (!(ttl >= 0 && ttl <= 255)) throw errnoException(-22, 'setMulticastTTL');
+    v.s.mcOptions.ttl = ttl | 0;
+    return ttl;
   }
+
   setMulticastLoopback(flag: boolean): boolean {
-    return this.osOr('setMulticastLoopback', (os) => os.setMulticastLoopback(flag));
+    const v = this.mc('setMulticastLoopback');
+    if (!v) return this[kState].os!.setMulticastLoopback(flag);
+    v.s.mcOptions.multicastLoop = !!flag;
+    return flag;
   }
+
   setMulticastInterface(iface: string): void {
-    this.osOr('setMulticastInterface', (os) => os.setMulticastInterface(iface));
+    if (typeof iface !== 'string') throw errInvalidArgType('interfaceAddress', 'of type string', iface);
+    const v = this.mc('setMulticastInterface');
+    if (!v) return this[kState].os!.setMulticastInterface(iface);
+    const ip = parseIp(iface);
+    if (ip < 0) throw errnoException(-22, 'setMulticastInterface');
+    this.check(v.rt.udp.setMulticastInterface(v.s, ip), 'setMulticastInterface');
   }
+
+  /** A group and interface for (add|drop)Membership: EINVAL for unparsable text, as libuv. */
+  private groupArgs(what: string, group: string, iface?: string): [number, number] {
+    const g = parseIp(String(group));
+    const i = iface === undefined || iface === null ? 0 : parseIp(String(iface));
+    if (g < 0 || i < 0) throw errnoException(-22, what);
+    return [g, i];
+  }
+
   addMembership(group: string, iface?: string): void {
-    this.osOr('addMembership', (os) => os.addMembership(group, iface));
+    if (!group) throw nodeError('ERR_MISSING_ARGS', 'The "multicastAddress" argument must be specified', TypeError);
+    const v = this.mc('addMembership');
+    if (!v) return this[kState].os!.addMembership(group, iface);
+    const [g, i] = this.groupArgs('addMembership', group, iface);
+    this.check(v.rt.udp.addMembership(v.s, g, i, v.rt.engine.clock()), 'addMembership');
+    v.rt.engine.flush(); // the IGMP report goes out now
   }
+
   dropMembership(group: string, iface?: string): void {
-    this.osOr('dropMembership', (os) => os.dropMembership(group, iface));
+    if (!group) throw nodeError('ERR_MISSING_ARGS', 'The "multicastAddress" argument must be specified', TypeError);
+    const v = this.mc('dropMembership');
+    if (!v) return this[kState].os!.dropMembership(group, iface);
+    const [g, i] = this.groupArgs('dropMembership', group, iface);
+    this.check(v.rt.udp.dropMembership(v.s, g, i, v.rt.engine.clock()), 'dropMembership');
+    v.rt.engine.flush(); // the IGMP leave goes out now
   }
+
   addSourceSpecificMembership(source: string, group: string, iface?: string): void {
-    this.osOr('addSourceSpecificMembership', (os) => os.addSourceSpecificMembership(source, group, iface));
+    this.sourceMembership('addSourceSpecificMembership', source, group, iface);
   }
+
   dropSourceSpecificMembership(source: string, group: string, iface?: string): void {
-    this.osOr('dropSourceSpecificMembership', (os) => os.dropSourceSpecificMembership(source, group, iface));
+    this.sourceMembership('dropSourceSpecificMembership', source, group, iface);
+  }
+
+  private sourceMembership(what: 'addSourceSpecificMembership' | 'dropSourceSpecificMembership', source: string, group: string, iface?: string): void {
+    if (typeof source !== 'string') throw errInvalidArgType('sourceAddress', 'of type string', source);
+    if (typeof group !== 'string') throw errInvalidArgType('groupAddress', 'of type string', group);
+    const v = this.mc(what);
+    if (!v) return this[kState].os![what](source, group, iface);
+    const [g, i] = this.groupArgs(what, group, iface);
+    const src = parseIp(source);
+    if (src < 0) throw errnoException(-22, what);
+    const now = v.rt.engine.clock();
+    const r = what === 'addSourceSpecificMembership' ? v.rt.udp.addSourceMembership(v.s, src, g, i, now) : v.rt.udp.dropSourceMembership(v.s, src, g, i, now);
+    this.check(r, what);
+    v.rt.engine.flush();
   }
 }
 

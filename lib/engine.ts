@@ -22,12 +22,21 @@ export interface EngineOptions {
   poller?: PollerOptions;
   /** Clock in ms (defaults to performance.now). */
   clock?: () => number;
+  /** In-process loopback offload (TSVMA_LOOPBACK): 127.0.0.0/8 on a second interface over a sim device of its own. */
+  loopback?: boolean;
 }
+
+/** The loopback interface's own address (it owns all of 127.0.0.0/8). */
+const LOOPBACK_IP = 0x7f000001;
+/** The sim device's address when TSVMA_ADDR is unset: 198.18.0.2/24. */
+export const SIM_DEFAULT_ADDR = { ip: 0xc6120002, prefix: 24 };
 
 export class Engine {
   readonly ring: Ring;
   readonly stack: Stack;
   readonly ifc: Interface;
+  /** The loopback interface and its ring, with TSVMA_LOOPBACK=1. */
+  readonly lo: Interface | null = null;
   readonly poller: Poller;
   readonly clock: () => number;
   private closed = false;
@@ -38,7 +47,15 @@ export class Engine {
     this.ring = new Ring(opts.device, opts.ring);
     this.stack = new Stack(now);
     this.ifc = this.stack.addInterface(this.ring, { ip: opts.ip, prefix: opts.prefix, gateway: opts.gateway ?? null }, now);
-    this.poller = new Poller([this.ring], [this.stack], { clock: this.clock, ...opts.poller });
+    const rings = [this.ring];
+    if (opts.loopback) {
+      // Frames to 127/8 never reach this device (the stack delivers its own addresses' traffic in
+      // place); it gives the interface a ring and pools of its own.
+      const loRing = new Ring(new SimWire().attach(0x020000000001, { name: 'lo' }), opts.ring);
+      this.lo = this.stack.addInterface(loRing, { name: 'lo', ip: LOOPBACK_IP, prefix: 8, loopback: true }, now);
+      rings.push(loRing);
+    }
+    this.poller = new Poller(rings, [this.stack], { clock: this.clock, ...opts.poller });
     this.poller.start();
   }
 
@@ -49,24 +66,33 @@ export class Engine {
   static open(cfg: Config, extra: { netns?: string; poller?: PollerOptions; ring?: RingOptions; wire?: SimWire } = {}): Engine {
     const d = cfg.device;
     if (!d) throw new Error('TSVMA_DEVICE is not set: no device to run the stack on');
-    if (!cfg.addr) throw new Error('TSVMA_ADDR is not set: the stack needs an address');
+    // The sim device is a wire of its own: without TSVMA_ADDR it takes SIM_DEFAULT_ADDR.
+    const addr = cfg.addr ?? (d.kind === 'sim' ? SIM_DEFAULT_ADDR : null);
+    if (!addr) throw new Error('TSVMA_ADDR is not set: the stack needs an address');
     let device: Device;
     switch (d.kind) {
       case 'packet':
         device = new PacketDevice({ ifname: d.ifname, mac: cfg.mac!, netns: extra.netns, rxFrames: cfg.vma.rxWre > 4096 ? 4096 : Math.max(64, cfg.vma.rxWre), maxBurst: cfg.vma.cqPollBatchMax });
         break;
       case 'sim':
-        device = (extra.wire ?? new SimWire()).attach(0x020000000000 + cfg.addr.ip);
+        device = (extra.wire ?? new SimWire()).attach(0x020000000000 + addr.ip);
         break;
       default:
         throw new Error(`TSVMA_DEVICE=${d.kind}: this device is not available yet (see docs/features.md)`);
     }
     const rxPoll = cfg.vma.rxPoll;
     return new Engine({
-      device, ip: cfg.addr.ip, prefix: cfg.addr.prefix, gateway: cfg.gateway,
+      device, ip: addr.ip, prefix: addr.prefix, gateway: cfg.gateway,
       ring: extra.ring,
+      loopback: cfg.loopback,
       poller: { budget: cfg.vma.cqPollBatchMax * 4, idleTurns: rxPoll < 0 ? -1 : Math.min(rxPoll, 1000), ...extra.poller },
     });
+  }
+
+  /** Hands every queued TX frame to the devices now (after a send or an IGMP report). */
+  flush(now = this.clock()): void {
+    this.ring.flush(now);
+    if (this.lo) this.lo.ring.flush(now);
   }
 
   stats(): Record<string, number> {
@@ -79,5 +105,6 @@ export class Engine {
     this.poller.stop();
     this.stack.close();
     this.ring.close();
+    this.lo?.ring.close();
   }
 }

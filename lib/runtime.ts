@@ -44,7 +44,10 @@ export function adjustRefs(r: Runtime, delta: number): void {
 export function offloadDecision(r: Runtime, role: Role, local: { ip: number; port: number }, remote?: { ip: number; port: number }): boolean {
   const cfg = r.loaded.config;
   if (!cfg.vma.offloadedSockets) return false;
-  if (local.ip !== 0 && local.ip !== r.engine.ifc.ip) return false;
+  // A socket bound to a multicast group receives on tsvma's interfaces like a wildcard one.
+  if (local.ip !== 0 && !r.engine.stack.isLocal(local.ip) && local.ip >>> 28 !== 0xe) return false;
+  // Loopback without the in-process offload stays with the OS (a socket bound implicitly by a send or connect to it).
+  if (remote && remote.ip >>> 24 === 127 && !r.engine.lo) return false;
   return matchRule(r.loaded.rules, { program: r.loaded.program, appId: cfg.vma.applicationId, role, local, remote }) === 'vma';
 }
 

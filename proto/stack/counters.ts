@@ -31,6 +31,8 @@ export interface StackCounters {
   ipUnsupported: number;
   /** IPv4 packets for addresses the stack does not own. */
   ipNotForUs: number;
+  /** Multicast for a group (or from a source) the interface has not joined. */
+  ipMulticastNotJoined: number;
   /** Fragments (reassembly arrives with UDP). */
   ipFragmentsDropped: number;
   /** IPv4 packets of a protocol with no handler. */
@@ -53,7 +55,7 @@ export function newStackCounters(): StackCounters {
     ethTruncated: 0, ethUnknownType: 0, ethNotForUs: 0,
     arpTruncated: 0, arpUnsupported: 0, arpMalformed: 0, arpNotForUs: 0, arpRequestsSent: 0, arpRepliesSent: 0,
     arpRequestsAnswered: 0, arpResolved: 0, arpFailed: 0, arpQueueFull: 0,
-    ipTruncated: 0, ipBadLength: 0, ipBadChecksum: 0, ipMalformed: 0, ipUnsupported: 0, ipNotForUs: 0,
+    ipTruncated: 0, ipBadLength: 0, ipBadChecksum: 0, ipMalformed: 0, ipUnsupported: 0, ipNotForUs: 0, ipMulticastNotJoined: 0,
     ipFragmentsDropped: 0, ipNoProtocol: 0, ipDelivered: 0,
     icmpTruncated: 0, icmpBadChecksum: 0, icmpEchoRequests: 0, icmpEchoReplies: 0, icmpOther: 0,
     noRoute: 0, txNoBuffer: 0,

@@ -13,9 +13,10 @@ import { ArpOp, ArpRepr, emitArp, parseArp } from '../wire/arp';
 import type { Bytes } from '../wire/bytes';
 import { emitEthernet, ETHERNET_HEADER_LEN, EthernetRepr, EtherType, parseEthernet, ethernetHeaderLen } from '../wire/ethernet';
 import { emitIcmp, IcmpRepr, IcmpType, parseIcmp } from '../wire/icmp';
-import { emitIpv4, IpProtocol, ipv4HeaderLen, Ipv4Repr, isFragment, parseIpv4 } from '../wire/ipv4';
+import { emitIpv4, IpProtocol, ipv4HeaderLen, Ipv4Repr, IPV4_OPTION_ROUTER_ALERT, isFragment, parseIpv4 } from '../wire/ipv4';
 import { WireStatus } from '../wire/status';
 import { newStackCounters, type StackCounters } from './counters';
+import { IgmpHost } from './igmp';
 import { Interface, type InterfaceConfig } from './interface';
 import { defaultArpOptions, Neighbor, NeighborState, neighborStateName, type ArpOptions } from './neighbor';
 import { Reassembler, type ReassemblyOptions } from './reassembly';
@@ -47,6 +48,18 @@ export interface StackOptions {
   reassembly?: ReassemblyOptions;
 }
 
+/** Per-packet IPv4 send options (a socket keeps one object and passes it on every send). */
+export interface Ipv4SendOptions {
+  ttl?: number;
+  tos?: number;
+  dontFragment?: boolean;
+  fragment?: { ident: number; offset: number; more: boolean };
+  /** Multicast: also deliver a copy to this host when it is a member of the group (IP_MULTICAST_LOOP). */
+  multicastLoop?: boolean;
+  /** RFC 2113 Router Alert option (IGMP). */
+  routerAlert?: boolean;
+}
+
 export interface NeighborInfo {
   ip: string;
   mac: string;
@@ -64,6 +77,8 @@ export class Stack {
   private readonly icmpErrorHandlers: (IcmpErrorHandler | undefined)[] = new Array(256);
   private readonly reassembledHandlers: (ReassembledHandler | undefined)[] = new Array(256);
   readonly reassembler: Reassembler;
+  /** Multicast group membership and IGMP (RFC 3376, with RFC 2236/1112 compatibility). */
+  readonly igmp: IgmpHost;
   private readonly quoted = new Ipv4Repr();
   // Reprs reused for every packet (the stack is single-threaded and not re-entrant per packet).
   private readonly rxEth = new EthernetRepr();
@@ -86,6 +101,7 @@ export class Stack {
     this.arp = { ...defaultArpOptions, ...opts.arp };
     this.reassembler = new Reassembler(this.timers, opts.reassembly);
     this.handlers[IpProtocol.Icmp] = (ifc, ip, id, off, len, now) => this.icmpInput(ifc, ip, id, off, len, now);
+    this.igmp = new IgmpHost(this);
   }
 
   /** Adds an interface on `ring`, takes the ring's default sink and announces the address (gratuitous ARP). */
@@ -94,7 +110,8 @@ export class Stack {
     this.interfaces.push(ifc);
     this.neighbors.set(ifc, new Map());
     ring.defaultSink = (id, t) => this.input(ifc, id, t);
-    this.sendArp(ifc, ArpOp.Request, MAC_BROADCAST, 0, ifc.ip, now); // RFC 5227 §2.3 announcement
+    if (!ifc.loopback) this.sendArp(ifc, ArpOp.Request, MAC_BROADCAST, 0, ifc.ip, now); // RFC 5227 §2.3 announcement
+    this.igmp.addInterface(ifc);
     return ifc;
   }
 
@@ -140,8 +157,9 @@ export class Stack {
     return this.localIds.length ? 0 : this.timers.nextDeadline();
   }
 
+  /** The interface that owns `ip` (on a loopback interface, any address of its network), or null. */
   isLocal(ip: number): Interface | null {
-    for (const ifc of this.interfaces) if (ifc.ip === ip) return ifc;
+    for (const ifc of this.interfaces) if (ifc.owns(ip)) return ifc;
     return null;
   }
 
@@ -170,7 +188,11 @@ export class Stack {
       return { ifc: r.ifc, nextHop: r.gateway };
     }
     if (best) return { ifc: best, nextHop: dst };
-    if (isMulticastIpv4(dst) || dst === 0xffffffff) return this.interfaces.length ? { ifc: this.interfaces[0], nextHop: dst } : null;
+    if (isMulticastIpv4(dst) || dst === 0xffffffff) {
+      // The first interface that is not loopback (a group on loopback needs setMulticastInterface).
+      for (const ifc of this.interfaces) if (!ifc.loopback) return { ifc, nextHop: dst };
+      return this.interfaces.length ? { ifc: this.interfaces[0], nextHop: dst } : null;
+    }
     for (const ifc of this.interfaces) if (ifc.gateway !== null) return { ifc, nextHop: ifc.gateway };
     return null;
   }
@@ -231,10 +253,13 @@ export class Stack {
       pool.release(id);
       return;
     }
-    if (ip.dst !== ifc.ip && ip.dst !== ifc.broadcast && ip.dst !== 0xffffffff && !isMulticastIpv4(ip.dst)) {
-      c.ipNotForUs++;
-      pool.release(id);
-      return;
+    if (ip.dst !== ifc.ip && ip.dst !== ifc.broadcast && ip.dst !== 0xffffffff) {
+      if (isMulticastIpv4(ip.dst) ? !ifc.acceptsMulticast(ip.dst, ip.src) : !(ifc.loopback && ifc.onLink(ip.dst))) {
+        if (isMulticastIpv4(ip.dst)) c.ipMulticastNotJoined++;
+        else c.ipNotForUs++;
+        pool.release(id);
+        return;
+      }
     }
     if (isFragment(ip)) {
       const rh = this.reassembledHandlers[ip.protocol];
@@ -384,7 +409,7 @@ export class Stack {
    * Sends TX buffer `id` (its data is the IP payload) to `dst` over `ifc`: writes the IPv4 header in
    * front, resolves the next hop and sends, or queues while ARP resolves. Takes over the reference.
    */
-  sendIpv4(ifc: Interface, id: number, dst: number, protocol: number, now: number, opts?: { ttl?: number; tos?: number; dontFragment?: boolean; fragment?: { ident: number; offset: number; more: boolean } }): void {
+  sendIpv4(ifc: Interface, id: number, dst: number, protocol: number, now: number, opts?: Ipv4SendOptions): void {
     const pool = ifc.ring.txPool;
     const ip = this.txIp;
     ip.src = ifc.ip;
@@ -399,11 +424,22 @@ export class Stack {
     ip.moreFragments = frag ? frag.more : false;
     ip.fragOffset = frag ? frag.offset : 0;
     ip.optionsLength = 0;
+    if (opts?.routerAlert) {
+      ip.options[0] = IPV4_OPTION_ROUTER_ALERT;
+      ip.options[1] = 4;
+      ip.options[2] = 0;
+      ip.options[3] = 0;
+      ip.optionsLength = 4;
+    }
     ip.payloadLength = pool.length(id);
     const start = pool.prepend(id, ipv4HeaderLen(ip));
     emitIpv4(ip, ifc.txBytes, start);
     let nextHop = dst >>> 0;
-    if (!isMulticastIpv4(nextHop) && nextHop !== 0xffffffff) {
+    if (isMulticastIpv4(nextHop)) {
+      this.sendMulticast(ifc, id, nextHop, ip.ttl, opts?.multicastLoop ?? false, now);
+      return;
+    }
+    if (nextHop !== 0xffffffff) {
       const r = this.route(nextHop);
       if (!r || r.ifc !== ifc) {
         this.counters.noRoute++;
@@ -424,11 +460,11 @@ export class Stack {
       return;
     }
     if (nextHop === 0xffffffff || nextHop === ifc.broadcast) {
-      this.sendFrame(ifc, id, MAC_BROADCAST, now);
-      return;
-    }
-    if (isMulticastIpv4(nextHop)) {
-      this.sendFrame(ifc, id, multicastMacOf(nextHop), now);
+      // A host hears its own broadcasts (as Linux loops them back).
+      this.prependEthernet(ifc, id, MAC_BROADCAST);
+      this.loopCopy(ifc, id);
+      if (ifc.loopback) ifc.ring.txPool.release(id);
+      else ifc.ring.send(id, now);
       return;
     }
     const table = this.neighbors.get(ifc)!;
@@ -471,8 +507,31 @@ export class Stack {
     this.localIds.push(rx);
   }
 
-  /** Prepends the Ethernet header and queues the frame on the ring. */
-  private sendFrame(ifc: Interface, id: number, dstMac: number, now: number): void {
+  /**
+   * A multicast packet (IPv4 header written): a copy to this host first when it loops and the
+   * interface is a member (RFC 1112 §6.4), then to the wire unless the TTL is 0 or the interface is
+   * loopback.
+   */
+  private sendMulticast(ifc: Interface, id: number, group: number, ttl: number, loop: boolean, now: number): void {
+    this.prependEthernet(ifc, id, multicastMacOf(group));
+    if (loop && ifc.acceptsMulticast(group, ifc.ip)) this.loopCopy(ifc, id);
+    if (ttl === 0 || ifc.loopback) ifc.ring.txPool.release(id);
+    else ifc.ring.send(id, now);
+  }
+
+  /** Copies a TX frame (Ethernet header in place) into the RX pool for delivery on the next poll. */
+  private loopCopy(ifc: Interface, id: number): void {
+    const tx = ifc.ring.txPool;
+    const rx = ifc.ring.rxPool.allocCopy(tx.buf, tx.start(id), tx.length(id));
+    if (rx < 0) {
+      this.counters.txNoBuffer++;
+      return;
+    }
+    this.localIfc.push(ifc);
+    this.localIds.push(rx);
+  }
+
+  private prependEthernet(ifc: Interface, id: number, dstMac: number): void {
     const e = this.txEth;
     e.dst = dstMac;
     e.src = ifc.mac;
@@ -480,6 +539,11 @@ export class Stack {
     e.vlan = -1;
     const start = ifc.ring.txPool.prepend(id, ETHERNET_HEADER_LEN);
     emitEthernet(e, ifc.txBytes, start);
+  }
+
+  /** Prepends the Ethernet header and queues the frame on the ring. */
+  private sendFrame(ifc: Interface, id: number, dstMac: number, now: number): void {
+    this.prependEthernet(ifc, id, dstMac);
     ifc.ring.send(id, now);
   }
 
@@ -576,6 +640,7 @@ export class Stack {
 
   /** Drops every queued packet and cancels timers (shutdown). */
   close(): void {
+    this.igmp.close();
     this.reassembler.clear();
     for (let i = 0; i < this.localIds.length; i++) this.localIfc[i].ring.rxPool.release(this.localIds[i]);
     this.localIfc.length = 0;

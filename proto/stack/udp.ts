@@ -8,7 +8,14 @@
  * values (Node's lib layer turns them into its own error objects).
  *
  * Datagrams larger than the MTU are sent as IPv4 fragments and reassembled on receipt (bounded; see
- * reassembly.ts). Not yet: multicast membership.
+ * reassembly.ts).
+ *
+ * Multicast and broadcast (RFC 1112 §6, as Linux's __udp4_lib_mcast_deliver): a datagram to a group
+ * or a broadcast address goes to every socket bound to its port (the group's address or the
+ * wildcard) — one buffer, one reference per socket. A socket that joined the group for given
+ * sources only gets those sources' datagrams; a socket that did not join gets the groups other
+ * sockets joined (IP_MULTICAST_ALL, on by default in Linux). Memberships are per socket and
+ * interface; the interface's merged state and IGMP are the IgmpHost's (igmp.ts).
  */
 import type { Interface } from './interface';
 import { formatIp } from '../wire/addr';
@@ -32,6 +39,7 @@ export const enum Errno {
   ECONNREFUSED = 111,
   EHOSTUNREACH = 113,
   EBADF = 9,
+  ENODEV = 19,
 }
 
 /** The largest UDP payload over IPv4: 65535 - 20 (IP header) - 8 (UDP header). */
@@ -51,6 +59,14 @@ export interface UdpSocketCounters {
   txPackets: number;
   txBytes: number;
   txErrors: number;
+}
+
+/** One multicast membership of a socket: a group on an interface, for any source or for `sources`. */
+export interface Membership {
+  readonly ifc: Interface;
+  readonly group: number;
+  /** null: any source (EXCLUDE {}); else the sources joined (INCLUDE). */
+  sources: number[] | null;
 }
 
 /** One received datagram, described in place (the caller owns `this` and reuses it). */
@@ -81,8 +97,16 @@ export class UdpSocket {
   connected = false;
   closed = false;
   reuseAddr = false;
+  /** Bound to a specific address by the application (connect does not change it, disconnect keeps it). */
+  addrLocked = false;
   /** Options for every IPv4 packet this socket sends, made once (IP_TTL lives here). */
   readonly ipOptions = { ttl: 64, dontFragment: false };
+  /** The same for multicast destinations: IP_MULTICAST_TTL (default 1) and IP_MULTICAST_LOOP. */
+  readonly mcOptions = { ttl: 1, dontFragment: false, multicastLoop: true };
+  /** IP_MULTICAST_IF: the interface multicast leaves by (null: the route's). */
+  mcInterface: Interface | null = null;
+  /** Multicast memberships (few per socket). */
+  readonly memberships: Membership[] = [];
   rcvBuf = DEFAULT_RCVBUF;
   queuedBytes = 0;
   /** A pending asynchronous error (e.g. ECONNREFUSED from an ICMP port unreachable), as a negative errno. */
@@ -214,13 +238,15 @@ export class Udp {
     if (s.closed) return -Errno.EBADF;
     if (s.bound) return -Errno.EINVAL;
     ip >>>= 0;
-    if (ip !== 0 && !this.stack.isLocal(ip)) return -Errno.EADDRNOTAVAIL;
+    // Linux binds to a local, multicast or broadcast address (inet_bind's RTN_LOCAL/MULTICAST/BROADCAST).
+    if (ip !== 0 && !this.stack.isLocal(ip) && ip >>> 28 !== 0xe && ip !== 0xffffffff && !this.stack.interfaces.some((i) => i.broadcast === ip)) return -Errno.EADDRNOTAVAIL;
     if (port === 0) {
       port = this.ephemeral(ip);
       if (port === 0) return -Errno.EADDRINUSE;
     } else if (!this.available(ip, port, reuseAddr)) return -Errno.EADDRINUSE;
     s.localIp = ip;
     s.localPort = port;
+    s.addrLocked = ip !== 0;
     s.reuseAddr = reuseAddr;
     s.bound = true;
     const k = key(ip, port);
@@ -234,11 +260,14 @@ export class Udp {
   connect(s: UdpSocket, ip: number, port: number): number {
     if (s.closed) return -Errno.EBADF;
     if (port === 0) return -Errno.EINVAL;
-    if (!this.stack.route(ip >>> 0)) return -Errno.ENETUNREACH;
+    const r = this.stack.route(ip >>> 0);
+    if (!r) return -Errno.ENETUNREACH;
     if (!s.bound) {
-      const r = this.bind(s, 0, 0);
-      if (r < 0) return r;
+      const b = this.bind(s, 0, 0);
+      if (b < 0) return b;
     }
+    // As Linux (ip4_datagram_connect): a wildcard socket takes the route's source address, until disconnect.
+    if (s.localIp === 0 && ip >>> 28 !== 0xe && ip >>> 0 !== 0xffffffff) this.rebind(s, r.ifc.ip);
     s.remoteIp = ip >>> 0;
     s.remotePort = port;
     s.connected = true;
@@ -249,6 +278,22 @@ export class Udp {
     s.connected = false;
     s.remoteIp = 0;
     s.remotePort = 0;
+    if (!s.addrLocked && s.localIp !== 0) this.rebind(s, 0);
+  }
+
+  /** Moves a bound socket to another local address (same port) in the table. */
+  private rebind(s: UdpSocket, ip: number): void {
+    const old = this.bound.get(key(s.localIp, s.localPort));
+    if (old) {
+      const i = old.indexOf(s);
+      if (i >= 0) old.splice(i, 1);
+      if (old.length === 0) this.bound.delete(key(s.localIp, s.localPort));
+    }
+    s.localIp = ip >>> 0;
+    const k = key(s.localIp, s.localPort);
+    const list = this.bound.get(k);
+    if (list) list.push(s);
+    else this.bound.set(k, [s]);
   }
 
   /**
@@ -264,18 +309,18 @@ export class Udp {
     } else if (s.connected && (dstIp >>> 0 !== s.remoteIp || dstPort !== s.remotePort)) {
       return -Errno.EISCONN;
     }
-    const r = this.stack.route(dstIp >>> 0);
-    if (!r) {
+    const mc = dstIp >>> 28 === 0xe;
+    const ifc = mc && s.mcInterface !== null ? s.mcInterface : this.stack.route(dstIp >>> 0)?.ifc;
+    if (!ifc) {
       s.counters.txErrors++;
       return -Errno.ENETUNREACH;
     }
-    const ifc = r.ifc;
     if (len + UDP_HEADER_LEN > UDP_MAX_PAYLOAD + UDP_HEADER_LEN) return -Errno.EMSGSIZE;
     if (!s.bound) {
       const b = this.bind(s, 0, 0);
       if (b < 0) return b;
     }
-    if (len + UDP_HEADER_LEN + 20 > ifc.mtu) return this.sendFragmented(s, ifc, data, off, len, dstIp >>> 0, dstPort, now);
+    if (len + UDP_HEADER_LEN + 20 > ifc.mtu) return this.sendFragmented(s, ifc, data, off, len, dstIp >>> 0, dstPort, now, mc);
     const ring = ifc.ring;
     const id = ring.allocTx(TX_HEADROOM + UDP_HEADER_LEN);
     if (id < 0) {
@@ -298,7 +343,7 @@ export class Udp {
     const h = pool.prepend(id, UDP_HEADER_LEN);
     const src = s.localIp !== 0 ? s.localIp : ifc.ip;
     emitUdp(u, ifc.txBytes, h, src | 0, dstIp | 0, !ifc.ring.device.caps.txChecksum.udp);
-    this.stack.sendIpv4(ifc, id, dstIp >>> 0, IpProtocol.Udp, now, s.ipOptions);
+    this.stack.sendIpv4(ifc, id, dstIp >>> 0, IpProtocol.Udp, now, mc ? s.mcOptions : s.ipOptions);
     s.counters.txPackets++;
     s.counters.txBytes += len;
     return len;
@@ -308,7 +353,7 @@ export class Udp {
    * A datagram larger than the MTU: built whole once (to checksum it), then sent as IPv4 fragments
    * of the largest multiple of 8 bytes that fits (RFC 791 §3.2). Large sends are not the fast path.
    */
-  private sendFragmented(s: UdpSocket, ifc: Interface, data: Uint8Array, off: number, len: number, dst: number, dstPort: number, now: number): number {
+  private sendFragmented(s: UdpSocket, ifc: Interface, data: Uint8Array, off: number, len: number, dst: number, dstPort: number, now: number, mc: boolean): number {
     const whole = new Bytes(new Uint8Array(UDP_HEADER_LEN + len));
     whole.u8.set(data.subarray(off, off + len), UDP_HEADER_LEN);
     const u = this.tx;
@@ -333,7 +378,8 @@ export class Udp {
       const pool = ring.txPool;
       wb.copy(pool.buf, pool.start(id), at, at + n);
       pool.append(id, n);
-      this.stack.sendIpv4(ifc, id, dst, IpProtocol.Udp, now, { ttl: s.ipOptions.ttl, fragment: { ident, offset: at, more: at + n < total } });
+      const o = mc ? s.mcOptions : s.ipOptions;
+      this.stack.sendIpv4(ifc, id, dst, IpProtocol.Udp, now, { ttl: o.ttl, multicastLoop: mc && s.mcOptions.multicastLoop, fragment: { ident, offset: at, more: at + n < total } });
     }
     s.counters.txPackets++;
     s.counters.txBytes += len;
@@ -350,21 +396,145 @@ export class Udp {
       else this.counters.malformed++;
       return;
     }
-    const s = this.lookup(ip.dst, u.dstPort, ip.src, u.srcPort);
-    if (!s) {
-      this.counters.noPort++;
+    const group = ip.dst >>> 28 === 0xe || ip.dst === 0xffffffff || ip.dst === ifc.broadcast;
+    const s = group ? null : this.lookup(ip.dst, u.dstPort, ip.src, u.srcPort);
+    const targets = group ? this.groupTargets(ifc, ip.dst, u.dstPort, ip.src, u.srcPort) : s ? [s] : [];
+    if (targets.length === 0) {
+      if (group) this.counters.noPortBroadcast++;
+      else this.counters.noPort++;
       return;
     }
-    // The reassembly buffer is reused: the datagram gets its own copy.
-    const copy = Buffer.from(payload.subarray(UDP_HEADER_LEN, UDP_HEADER_LEN + u.payloadLength));
-    if (!s.enqueue(ifc, -1, ip.src, u.srcPort, ip.dst, 0, copy.length, copy)) {
-      s.counters.rxQueueDrops++;
-      return;
+    for (const t of targets) {
+      // The reassembly buffer is reused: each socket gets its own copy.
+      const copy = Buffer.from(payload.subarray(UDP_HEADER_LEN, UDP_HEADER_LEN + u.payloadLength));
+      if (!t.enqueue(ifc, -1, ip.src, u.srcPort, ip.dst, 0, copy.length, copy)) {
+        t.counters.rxQueueDrops++;
+        continue;
+      }
+      t.counters.rxPackets++;
+      t.counters.rxBytes += u.payloadLength;
+      t.onReadable?.(t);
     }
-    s.counters.rxPackets++;
-    s.counters.rxBytes += u.payloadLength;
     void now;
-    s.onReadable?.(s);
+  }
+
+  /** The sockets a multicast or broadcast datagram goes to (a fresh array: not the per-packet fast path). */
+  private groupTargets(ifc: Interface, dst: number, dport: number, src: number, sport: number): UdpSocket[] {
+    const out: UdpSocket[] = [];
+    const mc = dst >>> 28 === 0xe;
+    for (const k of [key(dst, dport), key(0, dport)]) {
+      const list = this.bound.get(k);
+      if (!list) continue;
+      for (const s of list) {
+        if (s.connected && (s.remoteIp !== src || s.remotePort !== sport)) continue;
+        if (mc && !Udp.mcAllowed(s, ifc, dst, src)) continue;
+        out.push(s);
+      }
+    }
+    return out;
+  }
+
+  /** Linux's ip_mc_sf_allow with IP_MULTICAST_ALL on: the socket's own membership filters; without one, it hears what the host joined. */
+  private static mcAllowed(s: UdpSocket, ifc: Interface, group: number, src: number): boolean {
+    for (const m of s.memberships) {
+      if (m.group !== group || m.ifc !== ifc) continue;
+      return m.sources === null || m.sources.includes(src >>> 0);
+    }
+    return true;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Multicast membership (IP_ADD_MEMBERSHIP and friends): 0 or a negative errno, as Linux answers.
+
+  /** The interface for a membership: the one owning `ifcIp`, or (0) the route to the group's. */
+  private mcIfc(group: number, ifcIp: number): Interface | null {
+    if (ifcIp >>> 0 !== 0) return this.stack.isLocal(ifcIp >>> 0);
+    return this.stack.route(group >>> 0)?.ifc ?? null;
+  }
+
+  /** Joins `group` for any source. EINVAL: not a group; ENODEV: no such interface; EADDRINUSE: already joined. */
+  addMembership(s: UdpSocket, group: number, ifcIp: number, now: number): number {
+    if (s.closed) return -Errno.EBADF;
+    group >>>= 0;
+    if (group >>> 28 !== 0xe) return -Errno.EINVAL;
+    const ifc = this.mcIfc(group, ifcIp);
+    if (!ifc) return -Errno.ENODEV;
+    if (s.memberships.some((m) => m.group === group && m.ifc === ifc)) return -Errno.EADDRINUSE;
+    s.memberships.push({ ifc, group, sources: null });
+    this.stack.igmp.join(ifc, group, 0, now);
+    return 0;
+  }
+
+  /** Leaves `group` (whatever sources were joined). EADDRNOTAVAIL: not a member. */
+  dropMembership(s: UdpSocket, group: number, ifcIp: number, now: number): number {
+    if (s.closed) return -Errno.EBADF;
+    group >>>= 0;
+    if (group >>> 28 !== 0xe) return -Errno.EINVAL;
+    const ifc = this.mcIfc(group, ifcIp);
+    const i = s.memberships.findIndex((m) => m.group === group && (ifc === null || m.ifc === ifc));
+    if (i < 0) return -Errno.EADDRNOTAVAIL;
+    this.dropAt(s, i, now);
+    return 0;
+  }
+
+  /** Joins `group` for `source` only. EINVAL: not a group, or joined for any source; EADDRNOTAVAIL: that source already. */
+  addSourceMembership(s: UdpSocket, source: number, group: number, ifcIp: number, now: number): number {
+    if (s.closed) return -Errno.EBADF;
+    group >>>= 0;
+    source >>>= 0;
+    if (group >>> 28 !== 0xe) return -Errno.EINVAL;
+    const ifc = this.mcIfc(group, ifcIp);
+    if (!ifc) return -Errno.ENODEV;
+    const m = s.memberships.find((x) => x.group === group && x.ifc === ifc);
+    if (m) {
+      if (m.sources === null) return -Errno.EINVAL;
+      if (m.sources.includes(source)) return -Errno.EADDRNOTAVAIL;
+      m.sources.push(source);
+    } else s.memberships.push({ ifc, group, sources: [source] });
+    this.stack.igmp.join(ifc, group, source, now);
+    return 0;
+  }
+
+  /** Leaves `source` of `group`; the last source leaves the group. EINVAL: no source-specific membership; EADDRNOTAVAIL: not that source. */
+  dropSourceMembership(s: UdpSocket, source: number, group: number, ifcIp: number, now: number): number {
+    if (s.closed) return -Errno.EBADF;
+    group >>>= 0;
+    source >>>= 0;
+    if (group >>> 28 !== 0xe) return -Errno.EINVAL;
+    const ifc = this.mcIfc(group, ifcIp);
+    const i = s.memberships.findIndex((x) => x.group === group && (ifc === null || x.ifc === ifc));
+    const m = i >= 0 ? s.memberships[i] : null;
+    // Linux's ip_mc_source: no membership, or an any-source one, is EINVAL; a source not joined EADDRNOTAVAIL.
+    if (!m || m.sources === null) return -Errno.EINVAL;
+    const j = m.sources.indexOf(source);
+    if (j < 0) return -Errno.EADDRNOTAVAIL;
+    if (m.sources.length === 1) {
+      this.dropAt(s, i, now);
+      return 0;
+    }
+    m.sources.splice(j, 1);
+    this.stack.igmp.leave(m.ifc, group, source, now);
+    return 0;
+  }
+
+  /** IP_MULTICAST_IF: multicast leaves by the interface owning `ifcIp` (0: by route). EADDRNOTAVAIL: no such address. */
+  setMulticastInterface(s: UdpSocket, ifcIp: number): number {
+    if (s.closed) return -Errno.EBADF;
+    if (ifcIp >>> 0 === 0) {
+      s.mcInterface = null;
+      return 0;
+    }
+    const ifc = this.stack.isLocal(ifcIp >>> 0);
+    if (!ifc) return -Errno.EADDRNOTAVAIL;
+    s.mcInterface = ifc;
+    return 0;
+  }
+
+  private dropAt(s: UdpSocket, i: number, now: number): void {
+    const m = s.memberships[i];
+    s.memberships.splice(i, 1);
+    if (m.sources === null) this.stack.igmp.leave(m.ifc, m.group, 0, now);
+    else for (const src of m.sources) this.stack.igmp.leave(m.ifc, m.group, src, now);
   }
 
   /** Takes the next queued datagram into `out` (the caller then owns out.id). False when empty. */
@@ -380,8 +550,9 @@ export class Udp {
     d.data = null;
   }
 
-  close(s: UdpSocket): void {
+  close(s: UdpSocket, now = 0): void {
     if (s.closed) return;
+    while (s.memberships.length) this.dropAt(s, s.memberships.length - 1, now);
     s.closed = true;
     if (s.bound) {
       const k = key(s.localIp, s.localPort);
@@ -460,14 +631,15 @@ export class Udp {
       pool.release(id);
       return;
     }
+    const bcast = ip.dst === ifc.broadcast || ip.dst === 0xffffffff || ip.dst >>> 28 === 0xe;
+    if (bcast) {
+      this.inputGroup(ifc, ip, id, off, u);
+      return;
+    }
     const s = this.lookup(ip.dst, u.dstPort, ip.src, u.srcPort);
     if (!s) {
-      const bcast = ip.dst === ifc.broadcast || ip.dst === 0xffffffff || ip.dst >>> 28 === 0xe;
-      if (bcast) this.counters.noPortBroadcast++;
-      else {
-        this.counters.noPort++;
-        this.portUnreachable(ifc, ip, off - ipv4HeaderLen(ip), now);
-      }
+      this.counters.noPort++;
+      this.portUnreachable(ifc, ip, off - ipv4HeaderLen(ip), now);
       pool.release(id);
       return;
     }
@@ -479,6 +651,28 @@ export class Udp {
     s.counters.rxPackets++;
     s.counters.rxBytes += u.payloadLength;
     s.onReadable?.(s);
+  }
+
+  /** A multicast or broadcast datagram: one reference to the buffer per receiving socket. */
+  private inputGroup(ifc: Interface, ip: Ipv4Repr, id: number, off: number, u: UdpRepr): void {
+    const pool = ifc.ring.rxPool;
+    const targets = this.groupTargets(ifc, ip.dst, u.dstPort, ip.src, u.srcPort);
+    if (targets.length === 0) {
+      this.counters.noPortBroadcast++;
+      pool.release(id);
+      return;
+    }
+    for (let i = 1; i < targets.length; i++) pool.ref(id);
+    for (const t of targets) {
+      if (!t.enqueue(ifc, id, ip.src, u.srcPort, ip.dst, off + UDP_HEADER_LEN, u.payloadLength)) {
+        t.counters.rxQueueDrops++;
+        pool.release(id);
+        continue;
+      }
+      t.counters.rxPackets++;
+      t.counters.rxBytes += u.payloadLength;
+    }
+    for (const t of targets) if (t.queued > 0) t.onReadable?.(t);
   }
 
   /** RFC 1122 §4.1.3.1: "If a datagram arrives addressed to a UDP port for which there is no pending LISTEN call, UDP SHOULD send an ICMP Port Unreachable message." */
