@@ -52,7 +52,7 @@ export const tsvmaParams = [
   }),
   row({
     name: 'addr', env: 'TSVMA_ADDR', type: 'ipv4Prefix', default: null,
-    defaultText: "required with `packet` (the device owns an address of its own); with `verbs-eth`, the netdev's address",
+    defaultText: "required with `packet` (the device owns an address of its own); with `verbs-eth`, the netdev's address; `sim`: 198.18.0.2/24",
     doc: "The stack's IPv4 address and prefix length on the device, e.g. 198.18.0.2/24.",
     honoured: 'The interface address and on-link network of the stack.',
   }),
