@@ -6,6 +6,8 @@ commands:
   demo [--sim] [--count N] [--size B]
                        UDP ping-pong through tsvma next to Node dgram (packet device over veth as root, else sim)
   decode FILE.pcap     print one tcpdump-style line per frame of a pcap file
+  perf server|ping-pong|under-load|throughput [-i IP] [-p PORT] [-m SIZE] [-t SEC] [--mps N|max] [--full-log FILE]
+                       sockperf-compatible UDP benchmark on tsvma/dgram (tsvma perf --help)
   params [--markdown]  list the VMA_* and TSVMA_* parameters tsvma honours
   run [--VAR=value] app.js [args]
                        run an unmodified Node program with tsvma's sockets
@@ -19,6 +21,7 @@ const commands = new Map<string, () => Promise<Command>>([
   ['params', async () => (await import('./params')).params],
   ['run', async () => (await import('./run')).run],
   ['demo', async () => (await import('./demo')).demo],
+  ['perf', async () => (await import('./perf')).perf],
 ]);
 
 /** Registers a subcommand (each command module lives in bin/ and is loaded only when used). */
