@@ -97,12 +97,15 @@ describe('Poller', () => {
     }
   });
 
-  it('sleeps by time with idleUs, and never with idleTurns -1', async () => {
+  it('sleeps by time with idleUs, and never with idleTurns -1 while kept alive (else as by default)', async () => {
     const { a, b } = pair();
     const byTime = new Poller([b], [], { idleTurns: -1, idleUs: 5000 });
     const never = new Poller([a], [], { idleTurns: -1 });
+    const unkept = new Poller([], [], { idleTurns: -1 });
+    never.setKeepAlive(true); // -1 never sleeps while the poller keeps the process alive
     try {
       const t0 = performance.now();
+      unkept.start();
       byTime.start();
       never.start();
       await sleep(1);
@@ -115,7 +118,10 @@ describe('Poller', () => {
       await sleep(20);
       expect(byTime.counters.turns).toBe(slept); // asleep: no turns
       expect(never.counters.turns).toBeGreaterThan(slept);
+      // Nothing keeps the process alive: -1 falls back to sleeping, or a closed program could never exit.
+      expect(unkept.isSleeping).toBe(true);
     } finally {
+      unkept.stop();
       byTime.stop();
       never.stop();
       a.close();

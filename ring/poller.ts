@@ -69,6 +69,9 @@ const running = new Set<Poller>();
 
 const enum Wake { Fd, Notify, Timer, Kick }
 
+/** Empty turns before sleeping, unless told otherwise. */
+const DEFAULT_IDLE_TURNS = 200;
+
 export class Poller {
   readonly counters: PollerCounters = {
     turns: 0, frames: 0, sleeps: 0, wakeups: 0, fdWakeups: 0, notifyWakeups: 0, timerWakeups: 0, kickWakeups: 0, busyMs: 0, sleepMs: 0,
@@ -106,7 +109,7 @@ export class Poller {
     this.rings = [...rings];
     this.targets = [...targets];
     this.budget = opts.budget ?? 64;
-    this.idleTurns = opts.idleTurns ?? 200;
+    this.idleTurns = opts.idleTurns ?? DEFAULT_IDLE_TURNS;
     this.idleMs = opts.idleUs !== undefined && opts.idleUs >= 0 ? opts.idleUs / 1000 : -1;
     this.clock = opts.clock ?? (() => performance.now());
     this.keepAlive = opts.keepAlive ?? false;
@@ -237,7 +240,10 @@ export class Poller {
       this.idle++;
     }
     if (!this.active) return; // a hook or sink stopped us
-    const byTurns = this.idleTurns >= 0 && this.idle >= this.idleTurns;
+    // Never sleeping (-1) holds only while something keeps the process alive: otherwise the spinning
+    // setImmediate would keep a process that closed its last socket from ever exiting.
+    const turns = this.idleTurns >= 0 ? this.idleTurns : this.keepAlive ? -1 : DEFAULT_IDLE_TURNS;
+    const byTurns = turns >= 0 && this.idle >= turns;
     const byTime = this.idleMs >= 0 && frames === 0 && now - this.lastFrameAt >= this.idleMs;
     if (byTurns || byTime) this.sleep(now);
     else this.schedule();

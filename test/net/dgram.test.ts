@@ -185,6 +185,16 @@ describe('tsvma/dgram offload decisions (sim device)', () => {
     expect(r.stdout.trim()).toBe('hi false false');
   });
 
+  it('a process whose poller never sleeps (VMA_RX_POLL=-1) still exits once its sockets are closed', () => {
+    const r = runNode(`
+      const dgram = require(${JSON.stringify(dgram)});
+      const s = dgram.createSocket('udp4');
+      s.bind(0, () => setTimeout(() => s.close(() => console.log('closed', s.offloaded)), 100));`, { ...env, VMA_RX_POLL: '-1' }, undefined, 8000);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0); // not killed by the timeout
+    expect(r.stdout.trim()).toBe('closed true');
+  });
+
   it('offloads the sockets it should', () => {
     const r = runNode(`
       const dgram = require(${JSON.stringify(dgram)});
