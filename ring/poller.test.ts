@@ -119,6 +119,7 @@ describe('Poller', () => {
       expect(byTime.counters.turns).toBe(slept); // asleep: no turns
       expect(never.counters.turns).toBeGreaterThan(slept);
       // Nothing keeps the process alive: -1 falls back to sleeping, or a closed program could never exit.
+      await until(() => unkept.isSleeping);
       expect(unkept.isSleeping).toBe(true);
     } finally {
       unkept.stop();
