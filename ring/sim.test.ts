@@ -374,7 +374,8 @@ describe('allocation', () => {
     expect(b.counters.rxNoFlow).toBe(0);
     expect(sum).toBe((3000 + rounds) * (31 * 32) / 2);
     // Per-frame garbage of even 16 bytes would be 16 MB here: scavenges in the loop and a big heap rise.
-    expect({ inLoop, grownNoGcKB: Math.round(grownNoGc / 1024) < 2048, grownKB: Math.round(grown / 1024) < 2048 })
+    // (Before GC the heap also holds what V8's compilers allocated meanwhile, more on a loaded machine: 8 MB of slack.)
+    expect({ inLoop, grownNoGcKB: Math.round(grownNoGc / 1024) < 8192, grownKB: Math.round(grown / 1024) < 2048 })
       .toEqual({ inLoop: 0, grownNoGcKB: true, grownKB: true });
     console.log(`10^6 frames in ${(t1 - t0).toFixed(0)} ms; heap +${(grownNoGc / 1024).toFixed(0)} KB before GC, +${(grown / 1024).toFixed(0)} KB after; ${inLoop} GCs in the loop`);
   });
