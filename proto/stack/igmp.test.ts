@@ -196,6 +196,19 @@ describe('multicast: IGMP host and UDP group delivery', () => {
     ub.close(tx);
   });
 
+  it('a socket bound to a group address sends from the interface\'s address (checksum and header agree)', () => {
+    const g = ua.open();
+    expect(ua.bind(g, G, 6100)).toBe(0);
+    const rb = ub.open();
+    ub.bind(rb, 0, 6101);
+    expect(ua.send(g, Buffer.from('uni'), 0, 3, parseIp('198.18.0.2'), 6101, net.now)).toBe(3);
+    net.settle();
+    expect(texts(ub, rb, b)).toEqual(['198.18.0.1:uni']);
+    expect(ub.counters.badChecksum).toBe(0);
+    ua.close(g);
+    ub.close(rb);
+  });
+
   it('uses multicast TTL 1 by default and the socket\'s multicast TTL and interface', () => {
     const ttls: number[] = [];
     b.stack.igmp.join(b.ifc, G, 0, 0);

@@ -408,11 +408,12 @@ export class Stack {
   /**
    * Sends TX buffer `id` (its data is the IP payload) to `dst` over `ifc`: writes the IPv4 header in
    * front, resolves the next hop and sends, or queues while ARP resolves. Takes over the reference.
+   * `src` is one of the interface's own addresses (the interface's by default).
    */
-  sendIpv4(ifc: Interface, id: number, dst: number, protocol: number, now: number, opts?: Ipv4SendOptions): void {
+  sendIpv4(ifc: Interface, id: number, dst: number, protocol: number, now: number, opts?: Ipv4SendOptions, src = ifc.ip): void {
     const pool = ifc.ring.txPool;
     const ip = this.txIp;
-    ip.src = ifc.ip;
+    ip.src = src;
     ip.dst = dst >>> 0;
     ip.protocol = protocol;
     ip.ttl = opts?.ttl ?? 64;

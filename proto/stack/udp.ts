@@ -341,9 +341,9 @@ export class Udp {
     u.dstPort = dstPort;
     u.payloadLength = len;
     const h = pool.prepend(id, UDP_HEADER_LEN);
-    const src = s.localIp !== 0 ? s.localIp : ifc.ip;
+    const src = Udp.source(s, ifc);
     emitUdp(u, ifc.txBytes, h, src | 0, dstIp | 0, !ifc.ring.device.caps.txChecksum.udp);
-    this.stack.sendIpv4(ifc, id, dstIp >>> 0, IpProtocol.Udp, now, mc ? s.mcOptions : s.ipOptions);
+    this.stack.sendIpv4(ifc, id, dstIp >>> 0, IpProtocol.Udp, now, mc ? s.mcOptions : s.ipOptions, src);
     s.counters.txPackets++;
     s.counters.txBytes += len;
     return len;
@@ -360,7 +360,7 @@ export class Udp {
     u.srcPort = s.localPort;
     u.dstPort = dstPort;
     u.payloadLength = len;
-    const src = s.localIp !== 0 ? s.localIp : ifc.ip;
+    const src = Udp.source(s, ifc);
     emitUdp(u, whole, 0, src | 0, dst | 0, !ifc.ring.device.caps.txChecksum.udp);
     const chunk = (ifc.mtu - 20) & ~7;
     const total = whole.u8.length;
@@ -379,11 +379,19 @@ export class Udp {
       wb.copy(pool.buf, pool.start(id), at, at + n);
       pool.append(id, n);
       const o = mc ? s.mcOptions : s.ipOptions;
-      this.stack.sendIpv4(ifc, id, dst, IpProtocol.Udp, now, { ttl: o.ttl, multicastLoop: mc && s.mcOptions.multicastLoop, fragment: { ident, offset: at, more: at + n < total } });
+      this.stack.sendIpv4(ifc, id, dst, IpProtocol.Udp, now, { ttl: o.ttl, multicastLoop: mc && s.mcOptions.multicastLoop, fragment: { ident, offset: at, more: at + n < total } }, src);
     }
     s.counters.txPackets++;
     s.counters.txBytes += len;
     return len;
+  }
+
+  /**
+   * The source address of a socket's datagrams on `ifc`: its bound address when that is one of the
+   * interface's own (127.0.0.5 on loopback), else the interface's (a wildcard, group or broadcast bind).
+   */
+  private static source(s: UdpSocket, ifc: Interface): number {
+    return s.localIp !== 0 && ifc.owns(s.localIp) ? s.localIp : ifc.ip;
   }
 
   /** A reassembled datagram: its UDP header and payload are in `payload` (valid during this call). */

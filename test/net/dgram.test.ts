@@ -153,6 +153,18 @@ describe('tsvma/dgram parity with node:dgram (loopback offload: sim device, TSVM
     });
   }
 
+  it('a socket bound to another loopback address sends from it (127.0.0.5 → 127.0.0.1), as on Linux', () => {
+    const script = (mod: string) => `
+      const dgram = require(${JSON.stringify(mod)});
+      const a = dgram.createSocket('udp4'), b = dgram.createSocket('udp4');
+      b.on('message', (m, r) => { console.log(m.toString(), r.address, r.port === a.address().port); a.close(); b.close(); });
+      b.bind(0, '127.0.0.1', () => a.bind(0, '127.0.0.5', () => a.send('x', b.address().port, '127.0.0.1')));`;
+    const mine = runNode(script(dgram), env);
+    expect(mine.stderr).toBe('');
+    expect(mine.stdout).toBe(runNode(script('dgram'), {}).stdout);
+    expect(mine.stdout.trim()).toBe('x 127.0.0.5 true');
+  });
+
   it('runs the scenarios on tsvma\'s stack (the sockets are offloaded)', () => {
     const r = runNode(`
       const dgram = require(${JSON.stringify(dgram)});
