@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Engine } from '../lib/engine';
 import { parseIp } from '../proto/wire/addr';
-import { PacketDevice } from '../ring/packet/packet_device';
+import { macFromIp, PacketDevice } from '../ring/packet/packet_device';
 import { createLink, type Link } from '../test/helpers/netns';
 
 const SECS = Number(process.argv[2] ?? 3);
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   try {
     // tsvma side
     const ip = parseIp(tl.a.ip);
-    const engine = new Engine({ device: new PacketDevice({ ifname: tl.a.ifname, mac: 0x020000000000 + ip, netns: tl.a.ns, rxFrames: 4096 }), ip, prefix: 24, ring: { rxBufs: 8192 }, poller: { idleTurns: Number(process.env.IDLE_TURNS ?? 200) } });
+    const engine = new Engine({ device: new PacketDevice({ ifname: tl.a.ifname, mac: macFromIp(ip), netns: tl.a.ns, rxFrames: 4096 }), ip, prefix: 24, ring: { rxBufs: 8192 }, poller: { idleTurns: Number(process.env.IDLE_TURNS ?? 200) } });
     let got = 0;
     engine.ring.flows.attachPort(17, PORT, (id) => { got++; engine.ring.rxPool.release(id); });
     await tl.b.exec('ping', ['-c', '1', tl.a.ip]); // resolve ARP both ways first

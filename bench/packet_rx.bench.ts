@@ -15,6 +15,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { formatMac, parseIp } from '../proto/wire/addr';
 import { macFromIp, PacketDevice } from '../ring/packet/packet_device';
 import { Poller } from '../ring/poller';
 import { Ring } from '../ring/ring';
@@ -23,8 +24,6 @@ import { createLink, type Link } from '../test/helpers/netns';
 const SECS = Number(process.argv[2] ?? 3);
 const PORT = 9200;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const ipNum = (s: string): number => s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-const macText = (m: number): string => m.toString(16).padStart(12, '0').replace(/(..)(?!$)/g, '$1:');
 
 function buildBlaster(): string {
   const out = `/tmp/tsvma-udpblast-${process.pid}`;
@@ -34,14 +33,9 @@ function buildBlaster(): string {
   return out;
 }
 
-async function blast(link: Link, blaster: string): Promise<number> {
-  const r = await link.b.exec(blaster, [link.a.ip, String(PORT), String(SECS), '64'], { timeoutMs: (SECS + 10) * 1000 });
+async function blast(link: Link, blaster: string, secs = SECS): Promise<number> {
+  const r = await link.b.exec(blaster, [link.a.ip, String(PORT), String(secs), '64'], { timeoutMs: (secs + 10) * 1000 });
   if (r.code !== 0) throw new Error(`udpblast failed: ${r.stderr}`);
-  return Number(r.stdout.trim());
-}
-
-async function blast2(link: Link, blaster: string, secs: number): Promise<number> {
-  const r = await link.b.exec(blaster, [link.a.ip, String(PORT), String(secs), '64'], { timeoutMs: 15000 });
   return Number(r.stdout.trim());
 }
 
@@ -50,7 +44,7 @@ async function main(): Promise<void> {
   const link = await createLink({ tag: 'brx', assignIpA: false });
   try {
     // 1. the packet ring
-    const ip = ipNum(link.a.ip);
+    const ip = parseIp(link.a.ip);
     const mac = macFromIp(ip);
     const dev = new PacketDevice({ ifname: link.a.ifname, mac, netns: link.a.ns, rxFrames: 4096, maxBurst: 64 });
     const ring = new Ring(dev, { rxBufs: 8192, txBufs: 64, burst: 64 });
@@ -66,7 +60,7 @@ async function main(): Promise<void> {
     };
     const poller = new Poller([ring], [], { budget: 256, idleTurns: Number(process.env.IDLE_TURNS ?? 200) });
     poller.start();
-    await link.b.exec('ip', ['neigh', 'replace', link.a.ip, 'lladdr', macText(mac), 'dev', link.b.ifname, 'nud', 'permanent']);
+    await link.b.exec('ip', ['neigh', 'replace', link.a.ip, 'lladdr', formatMac(mac), 'dev', link.b.ifname, 'nud', 'permanent']);
     await sleep(300);
     const p0 = { ...poller.counters };
     const c0 = process.cpuUsage();
@@ -80,8 +74,7 @@ async function main(): Promise<void> {
     poller.stop();
     // Drain ceiling: with the poller stopped, let a short blast fill the ring, then time one drain.
     await sleep(100);
-    const fill = blast2(link, blaster, 0.3);
-    await fill;
+    await blast(link, blaster, 0.3);
     await sleep(100);
     const before = got;
     const t0 = process.hrtime.bigint();

@@ -45,7 +45,7 @@ export async function decode(args: string[]): Promise<number> {
   }
   let data: Uint8Array;
   try {
-    data = new Uint8Array(fs.readFileSync(file));
+    data = fs.readFileSync(file);
   } catch (e) {
     // Node says `ENOENT: no such file or directory, open 'x'`: keep the words and the code.
     const err = e as NodeJS.ErrnoException;

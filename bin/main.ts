@@ -24,11 +24,6 @@ const commands = new Map<string, () => Promise<Command>>([
   ['perf', async () => (await import('./perf')).perf],
 ]);
 
-/** Registers a subcommand (each command module lives in bin/ and is loaded only when used). */
-export function register(name: string, load: () => Promise<Command>): void {
-  commands.set(name, load);
-}
-
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {

@@ -23,4 +23,3 @@ export * from './values';
 export * from './env';
 export * from './rules';
 export * from './docs';
-export { formatIpv4Text, formatMacText, maskOf, parseIpv4Text, parseMacText } from './text';

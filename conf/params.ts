@@ -13,6 +13,7 @@
  * fallback): VMA parses numbers with atoi and clamps or resets out-of-range values with a warning;
  * tsvma rejects them.
  */
+import { DEFAULT_APPLICATION_ID } from './rules';
 import type { Limits, ParamType, ValueTypes } from './values';
 
 export interface ParamSpec<N extends string = string, T extends ParamType = ParamType> extends Limits {
@@ -92,7 +93,7 @@ export const vmaParams = [
   str('statsShmemDir', 'VMA_STATS_SHMEM_DIR', '/tmp/', 'Directory of the shared-memory statistics file; empty disables it.', 'Where the statistics file that `tsvma stats` reads is created; empty disables it.'),
   int('statsFdNum', 'VMA_STATS_FD_NUM', 100, { min: 0, max: 1024 }, 'Maximum number of sockets tracked in the shared-memory statistics.', 'Bounds the sockets in the statistics file.'),
   str('configFile', 'VMA_CONFIG_FILE', '/etc/libvma.conf', 'The libvma.conf rule file.', 'Read once at start-up. A missing default file means no rules (offload everything); a missing or unreadable file named explicitly is a warning.'),
-  str('applicationId', 'VMA_APPLICATION_ID', 'VMA_DEFAULT_APPLICATION_ID', 'Selects the application-id block of libvma.conf.', 'Matched against the application-id blocks of the rule file.'),
+  str('applicationId', 'VMA_APPLICATION_ID', DEFAULT_APPLICATION_ID, 'Selects the application-id block of libvma.conf.', 'Matched against the application-id blocks of the rule file.'),
   row({
     name: 'spec', env: 'VMA_SPEC', type: 'spec', default: '',
     doc: 'A tuning profile: latency (15), ultra-latency (10), multi_ring_latency, 29west (29), wombat_fh (554), mcd (623), mcd-irq (624), rti (784), 7750.',

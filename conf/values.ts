@@ -186,21 +186,23 @@ function parsePinoText(raw: string): PinoLevel | Rejected {
  * imports this module), so here it is only trimmed.
  */
 export function parseValue<T extends ParamType>(type: T, raw: string, limits: Limits = {}): ValueTypes[T] | Rejected {
-  const parsers: { [K in ParamType]: (raw: string) => ValueTypes[K] | Rejected } = {
-    int: (r) => parseIntText(r, limits),
-    enum: (r) => parseIntText(r, limits),
-    bool: parseBoolText,
-    string: (r) => r,
-    level: parseTraceText,
-    spec: (r) => r.trim(),
-    device: parseDevice,
-    ipv4Prefix: parseIpv4Prefix,
-    ipv4: parseIpv4Value,
-    mac: parseMacValue,
-    pinoLevel: parsePinoText,
-  };
-  return parsers[type](raw);
+  return (parsers[type] as (raw: string, limits: Limits) => ValueTypes[T] | Rejected)(raw, limits);
 }
+
+/** One parser per type, made once. */
+const parsers: { [K in ParamType]: (raw: string, limits: Limits) => ValueTypes[K] | Rejected } = {
+  int: parseIntText,
+  enum: parseIntText,
+  bool: parseBoolText,
+  string: (r) => r,
+  level: parseTraceText,
+  spec: (r) => r.trim(),
+  device: parseDevice,
+  ipv4Prefix: parseIpv4Prefix,
+  ipv4: parseIpv4Value,
+  mac: parseMacValue,
+  pinoLevel: parsePinoText,
+};
 
 export function formatDevice(d: DeviceSpec): string {
   switch (d.kind) {

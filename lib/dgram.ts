@@ -189,6 +189,9 @@ export class Socket extends EventEmitter {
       st.bindState = BIND_BOUND;
       if (st.ref) adjustRefs(rt, 1);
       const d = new UdpDatagram();
+      // The sender's address text, made once per new sender (a stream usually has one).
+      let lastSrc = -1;
+      let lastSrcText = '';
       s.onReadable = () => {
         while (rt!.udp.receive(s, d)) {
           let msg: Buffer;
@@ -197,7 +200,11 @@ export class Socket extends EventEmitter {
             msg = Buffer.allocUnsafe(d.length);
             d.ifc!.ring.rxPool.buf.copy(msg, 0, d.offset, d.offset + d.length);
           }
-          const rinfo: RemoteInfo = { address: formatIp(d.srcIp), family: 'IPv4', port: d.srcPort, size: d.length };
+          if (d.srcIp !== lastSrc) {
+            lastSrc = d.srcIp;
+            lastSrcText = formatIp(d.srcIp);
+          }
+          const rinfo: RemoteInfo = { address: lastSrcText, family: 'IPv4', port: d.srcPort, size: d.length };
           rt!.udp.release(d);
           this.emit('message', msg, rinfo);
         }
@@ -578,21 +585,21 @@ export class Socket extends EventEmitter {
   }
 
   addMembership(group: string, iface?: string): void {
-    if (!group) throw nodeError('ERR_MISSING_ARGS', 'The "multicastAddress" argument must be specified', TypeError);
-    const v = this.mc('addMembership');
-    if (!v) return this[kState].os!.addMembership(group, iface);
-    const [g, i] = this.groupArgs('addMembership', group, iface);
-    this.check(v.rt.udp.addMembership(v.s, g, i, v.rt.engine.clock()), 'addMembership');
-    v.rt.engine.flush(); // the IGMP report goes out now
+    this.membership('addMembership', group, iface);
   }
 
   dropMembership(group: string, iface?: string): void {
+    this.membership('dropMembership', group, iface);
+  }
+
+  private membership(what: 'addMembership' | 'dropMembership', group: string, iface?: string): void {
     if (!group) throw nodeError('ERR_MISSING_ARGS', 'The "multicastAddress" argument must be specified', TypeError);
-    const v = this.mc('dropMembership');
-    if (!v) return this[kState].os!.dropMembership(group, iface);
-    const [g, i] = this.groupArgs('dropMembership', group, iface);
-    this.check(v.rt.udp.dropMembership(v.s, g, i, v.rt.engine.clock()), 'dropMembership');
-    v.rt.engine.flush(); // the IGMP leave goes out now
+    const v = this.mc(what);
+    if (!v) return this[kState].os![what](group, iface);
+    const [g, i] = this.groupArgs(what, group, iface);
+    const now = v.rt.engine.clock();
+    this.check(what === 'addMembership' ? v.rt.udp.addMembership(v.s, g, i, now) : v.rt.udp.dropMembership(v.s, g, i, now), what);
+    v.rt.engine.flush(); // the IGMP report goes out now
   }
 
   addSourceSpecificMembership(source: string, group: string, iface?: string): void {

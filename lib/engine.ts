@@ -3,7 +3,7 @@
  * what a process runs when TSVMA_DEVICE is set. `Engine.open(config)` builds it from the resolved
  * configuration; tests and tools can also give a device directly.
  */
-import type { Config } from '../conf';
+import { macFromIp, type Config } from '../conf';
 import type { Interface } from '../proto/stack/interface';
 import { Stack } from '../proto/stack/stack';
 import type { Device } from '../ring/device';
@@ -75,7 +75,7 @@ export class Engine {
         device = new PacketDevice({ ifname: d.ifname, mac: cfg.mac!, netns: extra.netns, rxFrames: cfg.vma.rxWre > 4096 ? 4096 : Math.max(64, cfg.vma.rxWre), maxBurst: cfg.vma.cqPollBatchMax });
         break;
       case 'sim':
-        device = (extra.wire ?? new SimWire()).attach(0x020000000000 + addr.ip);
+        device = (extra.wire ?? new SimWire()).attach(macFromIp(addr.ip));
         break;
       default:
         throw new Error(`TSVMA_DEVICE=${d.kind}: this device is not available yet (see docs/features.md)`);

@@ -5,6 +5,7 @@
  */
 import { matchRule, type Role } from '../conf';
 import { Udp } from '../proto/stack/udp';
+import { isMulticastIpv4 } from '../proto/wire/addr';
 import { loadConfig, type LoadedConfig } from './config';
 import { Engine } from './engine';
 
@@ -45,7 +46,7 @@ export function offloadDecision(r: Runtime, role: Role, local: { ip: number; por
   const cfg = r.loaded.config;
   if (!cfg.vma.offloadedSockets) return false;
   // A socket bound to a multicast group receives on tsvma's interfaces like a wildcard one.
-  if (local.ip !== 0 && !r.engine.stack.isLocal(local.ip) && local.ip >>> 28 !== 0xe) return false;
+  if (local.ip !== 0 && !r.engine.stack.isLocal(local.ip) && !isMulticastIpv4(local.ip)) return false;
   // Loopback without the in-process offload stays with the OS (a socket bound implicitly by a send or connect to it).
   if (remote && remote.ip >>> 24 === 127 && !r.engine.lo) return false;
   return matchRule(r.loaded.rules, { program: r.loaded.program, appId: cfg.vma.applicationId, role, local, remote }) === 'vma';

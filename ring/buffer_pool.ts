@@ -26,7 +26,7 @@
  * programmer error and throws: a release or ref of a free buffer (a double free — the lib layer maps
  * it to VMA's EINVAL/ENOENT), data outside the slot.
  */
-import { alignedTo, copyBytes, wordsOf } from './copy';
+import { alignedTo, copyBytes, wordsOf, wordsOfCached } from './copy';
 
 /** One memory region seen as bytes and as a DataView; structurally the same as proto/wire's `Bytes`. */
 export interface Region {
@@ -101,7 +101,7 @@ export class BufferPool {
   private readonly regionBufs: Buffer[] = [];
   /** Int32Array views of the regions (for word copies), null where not 4-aligned. */
   private readonly regionWords: (Int32Array | null)[] = [];
-  /** The last source `allocCopy` copied from, and its word view (made once per source region). */
+  /** The last source `allocCopy` copied from, and its word view. */
   private srcU8: Uint8Array | null = null;
   private srcWords: Int32Array | null = null;
   private readonly owners: (BufferOwner | null)[] = [null];
@@ -177,7 +177,7 @@ export class BufferPool {
     if (a + len <= this.baseA[id] + this.bufSize) s = a;
     if (src !== this.srcU8) {
       this.srcU8 = src;
-      this.srcWords = wordsOf(src);
+      this.srcWords = wordsOfCached(src); // sources alternate (device frames, the stack's own TX pool)
     }
     copyBytes(this.region.u8, this.regionWords[0], s, src, this.srcWords, off, len);
     this.startA[id] = s;

@@ -23,6 +23,18 @@ export function wordsOf(u8: Uint8Array): Int32Array | null {
   return new Int32Array(u8.buffer, u8.byteOffset, u8.byteLength >>> 2);
 }
 
+const wordViews = new WeakMap<Uint8Array, Int32Array | null>();
+
+/** wordsOf, made once per array (copies from a few long-lived regions look their views up here). */
+export function wordsOfCached(u8: Uint8Array): Int32Array | null {
+  let w = wordViews.get(u8);
+  if (w === undefined) {
+    w = wordsOf(u8);
+    wordViews.set(u8, w);
+  }
+  return w;
+}
+
 /** The smallest offset ≥ `at` congruent to `src` modulo 4 (where a word copy from `src` can land). */
 export function alignedTo(at: number, src: number): number {
   return at + ((src - at) & 3);

@@ -5,38 +5,8 @@
  * (RING_COUNTERS), so the stats tool and the docs list them from the same table.
  */
 
-export interface RingCounters {
-  /** Frames received from the device (including those later dropped here), and their bytes. */
-  rxFrames: number;
-  rxBytes: number;
-  /** Frames the device took for the wire, and their bytes (dummy sends excluded). */
-  txFrames: number;
-  txBytes: number;
-  /** Dummy sends (VMA_SND_FLAGS_DUMMY): ran the TX path, stopped before the wire. */
-  txDummy: number;
-  /** Drop: frames no flow, no ethertype sink and no default sink wanted. */
-  rxNoFlow: number;
-  /** Drop: frames too short for an Ethernet header. */
-  rxRunt: number;
-  /** Drop: frames the device could not put in an RX buffer (the RX pool was empty). */
-  rxNoBuffer: number;
-  /** TX buffer requests the TX pool could not meet (the sender gets -1; nothing was queued). */
-  txNoBuffer: number;
-  /** Flushes where the device took fewer frames than offered (the rest stayed queued, in order). */
-  txDeviceFull: number;
-  /** Drop: frames sent while the TX queue was full even after a flush. */
-  txQueueFull: number;
-  /** Drop: frames sent after the ring closed. */
-  txClosed: number;
-  /** Poll calls, and polls that found no frame. */
-  polls: number;
-  emptyPolls: number;
-  /** Device TX calls (batches posted). */
-  txBursts: number;
-}
-
 /** Each counter's one-line meaning and whether it counts dropped frames. */
-export const RING_COUNTERS: Readonly<Record<keyof RingCounters, { readonly doc: string; readonly drop: boolean }>> = Object.freeze({
+export const RING_COUNTERS = Object.freeze({
   rxFrames: { doc: 'frames received from the device', drop: false },
   rxBytes: { doc: 'bytes received from the device', drop: false },
   txFrames: { doc: 'frames put on the wire', drop: false },
@@ -52,8 +22,12 @@ export const RING_COUNTERS: Readonly<Record<keyof RingCounters, { readonly doc: 
   polls: { doc: 'poll calls', drop: false },
   emptyPolls: { doc: 'poll calls that found no frame', drop: false },
   txBursts: { doc: 'TX batches posted to the device', drop: false },
-});
+} as const) satisfies Readonly<Record<string, { readonly doc: string; readonly drop: boolean }>>;
 
+/** The counters themselves, one number per RING_COUNTERS entry. */
+export type RingCounters = Record<keyof typeof RING_COUNTERS, number>;
+
+/** A fresh set (a literal, so every ring's counters share one object shape). */
 export function newRingCounters(): RingCounters {
   return {
     rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0, txDummy: 0, rxNoFlow: 0, rxRunt: 0, rxNoBuffer: 0,

@@ -97,3 +97,11 @@ export interface Device {
   stats(): Readonly<Record<string, number>>;
   close(): void;
 }
+
+/** ff:ff:ff:ff:ff:ff as a 48-bit number. */
+export const MAC_BROADCAST = 0xffffffffffff;
+
+/** Whether `mac` is a 48-bit unicast MAC (I/G bit clear, not zero): what a device may own. */
+export function isUnicastMac(mac: number): boolean {
+  return Number.isInteger(mac) && mac > 0 && mac < MAC_BROADCAST && (Math.floor(mac / 2 ** 40) & 1) === 0;
+}

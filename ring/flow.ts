@@ -17,6 +17,7 @@
  * or lengths beyond what it reads: the sink's parser does that and counts what it drops.
  */
 import type { Region } from './buffer_pool';
+import { formatIpv4Text } from '../conf/text';
 import type { FlowSpec } from './device';
 import type { Ring } from './ring';
 
@@ -50,6 +51,10 @@ class Entry {
     readonly dstPort: number,
     public sink: FlowSink,
   ) {}
+
+  matches(kind: number, p: number, si: number, sp: number, di: number, dp: number): boolean {
+    return this.kind === kind && this.protocol === p && this.srcIp === si && this.srcPort === sp && this.dstIp === di && this.dstPort === dp;
+  }
 }
 
 const K5 = 0;
@@ -113,7 +118,7 @@ export class FlowTable {
     const h = hash(kind, p, si, sp, di, dp);
     const head = this.table.get(h) ?? null;
     for (let e = head; e; e = e.next) {
-      if (e.kind === kind && e.protocol === p && e.srcIp === si && e.srcPort === sp && e.dstIp === di && e.dstPort === dp) {
+      if (e.matches(kind, p, si, sp, di, dp)) {
         throw new Error(`flow already attached: ${describe(kind, p, si, sp, di, dp)}`);
       }
     }
@@ -127,7 +132,7 @@ export class FlowTable {
     const h = hash(kind, p, si, sp, di, dp);
     let prev: Entry | null = null;
     for (let e = this.table.get(h) ?? null; e; prev = e, e = e.next) {
-      if (e.kind === kind && e.protocol === p && e.srcIp === si && e.srcPort === sp && e.dstIp === di && e.dstPort === dp) {
+      if (e.matches(kind, p, si, sp, di, dp)) {
         if (prev) prev.next = e.next;
         else if (e.next) this.table.set(h, e.next);
         else this.table.delete(h);
@@ -141,7 +146,7 @@ export class FlowTable {
   private find(kind: number, p: number, si: number, sp: number, di: number, dp: number): FlowSink | null {
     if (this.perKind[kind] === 0) return null;
     for (let e = this.table.get(hash(kind, p, si, sp, di, dp)) ?? null; e; e = e.next) {
-      if (e.kind === kind && e.protocol === p && e.srcIp === si && e.srcPort === sp && e.dstIp === di && e.dstPort === dp) return e.sink;
+      if (e.matches(kind, p, si, sp, di, dp)) return e.sink;
     }
     return null;
   }
@@ -245,13 +250,9 @@ export class FlowTable {
   }
 }
 
-function ip(n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
-
 function describe(kind: number, p: number, si: number, sp: number, di: number, dp: number): string {
   const proto = p === IPPROTO_UDP ? 'udp' : p === IPPROTO_TCP ? 'tcp' : `proto ${p}`;
-  if (kind === K5) return `${proto} ${ip(si)}:${sp} > ${ip(di)}:${dp}`;
-  if (kind === K3) return `${proto} *:* > ${ip(di)}:${dp}`;
+  if (kind === K5) return `${proto} ${formatIpv4Text(si)}:${sp} > ${formatIpv4Text(di)}:${dp}`;
+  if (kind === K3) return `${proto} *:* > ${formatIpv4Text(di)}:${dp}`;
   return `${proto} *:* > *:${dp}`;
 }

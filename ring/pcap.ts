@@ -10,6 +10,7 @@
  * only a file that is not pcap at all throws (PcapError).
  */
 import * as fs from 'node:fs';
+import { copyBytes } from './copy';
 
 export const LINKTYPE_ETHERNET = 1;
 export const PCAP_GLOBAL_HEADER_LEN = 24;
@@ -147,36 +148,6 @@ export function writePcapGlobalHeader(out: Uint8Array, off: number, opts: PcapWr
   return PCAP_GLOBAL_HEADER_LEN;
 }
 
-/** The 24-byte global header in a new array. */
-export function pcapGlobalHeader(snaplen = 65535, nanos = true, linktype = LINKTYPE_ETHERNET): Uint8Array {
-  const h = new Uint8Array(PCAP_GLOBAL_HEADER_LEN);
-  writePcapGlobalHeader(h, 0, { snaplen, nanos, linktype });
-  return h;
-}
-
-/** Splits a timestamp in nanoseconds (bigint, or a number when microsecond precision is enough). */
-function splitTs(tsNs: number | bigint, nanos: boolean): [number, number] {
-  let sec: number;
-  let sub: number;
-  if (typeof tsNs === 'bigint') {
-    sec = Number(tsNs / 1_000_000_000n);
-    sub = Number(tsNs % 1_000_000_000n);
-  } else {
-    sec = Math.floor(tsNs / 1e9);
-    sub = Math.min(999_999_999, Math.max(0, Math.round(tsNs - sec * 1e9)));
-  }
-  return [sec >>> 0, nanos ? sub : Math.floor(sub / 1000)];
-}
-
-/** Writes a record header into `out` at `off` (16 bytes). */
-export function writePcapRecordHeader(out: DataView, off: number, tsNs: number | bigint, caplen: number, origlen: number, nanos = true): void {
-  const [sec, sub] = splitTs(tsNs, nanos);
-  out.setUint32(off, sec, true);
-  out.setUint32(off + 4, sub, true);
-  out.setUint32(off + 8, caplen, true);
-  out.setUint32(off + 12, origlen, true);
-}
-
 /** Bytes a record of a `len`-byte frame takes (header + the frame cut at `snaplen`). */
 export function pcapRecordLen(len: number, snaplen = 65535): number {
   return PCAP_RECORD_HEADER_LEN + Math.min(len, snaplen);
@@ -190,12 +161,21 @@ export function writePcapRecord(out: Uint8Array, off: number, frame: Uint8Array,
   const cap = Math.min(len, opts.snaplen ?? 65535);
   const n = PCAP_RECORD_HEADER_LEN + cap;
   if (off < 0 || off + n > out.length) throw new RangeError(`pcap record needs ${n} bytes at ${off}, buffer has ${out.length}`);
-  const [sec, sub] = splitTs(tsNs, opts.nanos ?? true);
-  putU32le(out, off, sec);
-  putU32le(out, off + 4, sub);
+  // The timestamp in nanoseconds (a bigint, or a number when microsecond precision is enough).
+  let sec: number;
+  let sub: number;
+  if (typeof tsNs === 'bigint') {
+    sec = Number(tsNs / 1_000_000_000n);
+    sub = Number(tsNs % 1_000_000_000n);
+  } else {
+    sec = Math.floor(tsNs / 1e9);
+    sub = Math.min(999_999_999, Math.max(0, Math.round(tsNs - sec * 1e9)));
+  }
+  putU32le(out, off, sec >>> 0);
+  putU32le(out, off + 4, (opts.nanos ?? true) ? sub : Math.floor(sub / 1000));
   putU32le(out, off + 8, cap);
   putU32le(out, off + 12, len);
-  out.set(frame.subarray(frameOff, frameOff + cap), off + PCAP_RECORD_HEADER_LEN);
+  copyBytes(out, null, off + PCAP_RECORD_HEADER_LEN, frame, null, frameOff, cap);
   return n;
 }
 
@@ -231,7 +211,8 @@ export class PcapFileWriter implements FrameSink {
   private fd: number;
   private readonly ownsFd: boolean;
   private readonly buf: Uint8Array;
-  private readonly nanos: boolean;
+  /** The options every record is written with (made once). */
+  private readonly wopts: PcapWriteOptions;
   private used = 0;
   frames = 0;
 
@@ -243,7 +224,7 @@ export class PcapFileWriter implements FrameSink {
       this.fd = fs.openSync(path, 'w');
       this.ownsFd = true;
     }
-    this.nanos = nanos;
+    this.wopts = { snaplen, nanos };
     this.buf = new Uint8Array(Math.max(bufferBytes, pcapRecordLen(snaplen, snaplen), PCAP_GLOBAL_HEADER_LEN));
     this.used = writePcapGlobalHeader(this.buf, 0, { snaplen, nanos });
   }
@@ -252,7 +233,7 @@ export class PcapFileWriter implements FrameSink {
     if (this.fd < 0) throw new PcapError(`pcap writer for ${this.path} is closed`);
     if (this.used + pcapRecordLen(len, this.snaplen) > this.buf.length) this.flush();
     // A copy into the writer's buffer: a capture tool, not the data path.
-    this.used += writePcapRecord(this.buf, this.used, frame, off, len, tsNs, { snaplen: this.snaplen, nanos: this.nanos });
+    this.used += writePcapRecord(this.buf, this.used, frame, off, len, tsNs, this.wopts);
     this.frames++;
   }
 

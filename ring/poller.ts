@@ -283,11 +283,8 @@ export class Poller {
       if (d < at) at = d;
     }
     for (const r of this.rings) {
-      const d = r.device as { nextDue?: () => number };
-      if (d.nextDue) {
-        const due = d.nextDue();
-        if (due < at) at = due;
-      }
+      const due = r.device.nextDue?.() ?? Infinity;
+      if (due < at) at = due;
     }
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;

@@ -15,7 +15,7 @@
  * (ring/poller.ts) drives it and asks `pollAt`/`txPending` whether work is waiting. Nothing here
  * allocates per frame.
  */
-import { BufferPool } from './buffer_pool';
+import { BufferPool, BufFlag } from './buffer_pool';
 import { newRingCounters, addPrefixed, type RingCounters } from './counters';
 import type { Device, FlowSpec, RxSink } from './device';
 import { FlowTable, FrameClass, type FlowSink } from './flow';
@@ -83,10 +83,6 @@ export class Ring {
       }
       sink(id, now, this);
     };
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
   }
 
   /**
@@ -190,7 +186,7 @@ export class Ring {
       const took = this.device.txBurst(pool, q, n, now);
       for (let i = 0; i < took; i++) {
         const id = q[i];
-        if (pool.flags(id) & 1 /* BufFlag.Dummy */) c.txDummy++;
+        if (pool.flags(id) & BufFlag.Dummy) c.txDummy++;
         else {
           c.txFrames++;
           c.txBytes += pool.length(id);

@@ -20,7 +20,7 @@
  */
 import { BufferPool, BufFlag } from './buffer_pool';
 import { alignedTo, copyBytes, wordsOf } from './copy';
-import { NO_CHECKSUM_OFFLOAD, type Device, type DeviceCaps, type FlowSpec, type RxSink } from './device';
+import { isUnicastMac, MAC_BROADCAST, NO_CHECKSUM_OFFLOAD, type Device, type DeviceCaps, type FlowSpec, type RxSink } from './device';
 import { FaultInjector, type FaultOptions } from './fault';
 
 export interface SimWireOptions {
@@ -45,7 +45,6 @@ export interface SimDeviceOptions {
 const ETH_HEADER = 14;
 /** Ethernet header plus one VLAN tag: the most a frame carries above the MTU. */
 const ETH_OVERHEAD = 18;
-const BROADCAST = 0xffffffffffff;
 
 /** A device's inbound frames (wire slots), ordered by due time (FIFO among equal times). */
 class Queue {
@@ -133,7 +132,7 @@ export class SimWire {
 
   /** Creates a device on this wire with the given MAC (a 48-bit unicast number). */
   attach(mac: number, opts: SimDeviceOptions = {}): SimDevice {
-    if (!Number.isInteger(mac) || mac <= 0 || mac >= BROADCAST || Math.floor(mac / 2 ** 40) & 1) {
+    if (!isUnicastMac(mac)) {
       throw new RangeError(`SimWire: a device needs a unicast 48-bit MAC, not ${mac}`);
     }
     const d = new SimDevice(this, mac, opts.name ?? `sim${this.devices.length}`, opts.mtu ?? 1500, opts.maxBurst ?? 32, opts.queue ?? 4096);
@@ -267,7 +266,7 @@ export class SimDevice implements Device {
 
   /** Broadcast always; multicast MACs once a flow for them is attached (like a NIC's MAC filter). */
   acceptsGroup(mac: number): boolean {
-    return mac === BROADCAST || this.groups.has(mac);
+    return mac === MAC_BROADCAST || this.groups.has(mac);
   }
 
   rxBurst(pool: BufferPool, max: number, now: number, sink: RxSink): number {

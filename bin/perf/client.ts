@@ -16,7 +16,7 @@
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createSocket, type Socket } from '../../lib/dgram';
-import { clientMessage, FLAG_CLIENT, FLAG_PONG, FLAG_WARMUP, HEADER_LEN, readSeq, writeFlags, writeSeq } from './message';
+import { clientMessage, FLAG_CLIENT, FLAG_PONG, FLAG_WARMUP, HEADER_LEN, readFlags, readSeq, writeFlags, writeSeq } from './message';
 import { latencyReport, streamReport, type LatencySummary } from './report';
 
 export type ClientMode = 'ping-pong' | 'under-load' | 'throughput';
@@ -173,7 +173,7 @@ class Client {
   private onMessage(msg: Buffer): void {
     const now = performance.now();
     if (msg.length < HEADER_LEN) return;
-    const flags = msg[9];
+    const flags = readFlags(msg);
     if ((flags & (FLAG_CLIENT | FLAG_WARMUP)) !== 0) return;
     const seq = readSeq(msg);
     if (seq === 0 || seq > this.seq || seq % this.replyEvery !== 0) {

@@ -45,11 +45,15 @@ export function readLength(b: Buffer): number {
   return b.readUInt32BE(10);
 }
 
+export function writeLength(b: Buffer, len: number): void {
+  b.writeUInt32BE(len, 10);
+}
+
 /** A client message of `size` bytes: header with seq 0, client flag, length; payload filled with a pattern. */
 export function clientMessage(size: number): Buffer {
   const b = Buffer.alloc(size);
   for (let i = HEADER_LEN; i < size; i++) b[i] = (i * 131 + 7) & 0xff;
   writeFlags(b, FLAG_CLIENT);
-  b.writeUInt32BE(size, 10);
+  writeLength(b, size);
   return b;
 }

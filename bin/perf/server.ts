@@ -9,7 +9,7 @@
  */
 import { createSocket, type RemoteInfo } from '../../lib/dgram';
 import { addressLine, stackLine } from './client';
-import { FLAG_CLIENT, FLAG_PONG, FLAG_WARMUP, HEADER_LEN, readLength } from './message';
+import { FLAG_CLIENT, FLAG_PONG, FLAG_WARMUP, HEADER_LEN, readFlags, readLength, writeFlags } from './message';
 
 export interface ServerOptions {
   ip: string;
@@ -33,11 +33,11 @@ export function runServer(o: ServerOptions, out: (s: string) => void): Promise<n
         tooLong++;
         return;
       }
-      const flags = msg[9];
+      const flags = readFlags(msg);
       if ((flags & FLAG_CLIENT) === 0 || (flags & FLAG_WARMUP) !== 0) return;
       received++;
       if ((flags & FLAG_PONG) === 0 || o.dontReply) return;
-      msg[9] = flags & ~FLAG_CLIENT;
+      writeFlags(msg, flags & ~FLAG_CLIENT);
       if (len >= msg.length) s.send(msg, rinfo.port, rinfo.address);
       else s.send(msg, 0, len < HEADER_LEN ? HEADER_LEN : len, rinfo.port, rinfo.address);
     };

@@ -16,13 +16,14 @@
  * keep membership but send no reports. 224.0.0.1 is never joined or reported (RFC 3376 §5).
  */
 import { isMulticastIpv4, multicastMacOf } from '../wire/addr';
-import { IpProtocol, type Ipv4Repr } from '../wire/ipv4';
+import { IpProtocol } from '../wire/ipv4';
 import {
-  emitIgmp, emitIgmpV3Report, IgmpRecordType, IgmpRepr, IgmpType, igmpV3DecodeCode, igmpV3ReportLen, parseIgmp, type IgmpV3Record,
+  emitIgmp, emitIgmpV3Report, IGMP_V3_RECORD_MIN_LEN, IGMP_V3_REPORT_MIN_LEN, IgmpRecordType, IgmpRepr, IgmpType, igmpV3DecodeCode, parseIgmp,
+  type IgmpV3Record,
 } from '../wire/igmp';
 import { WireStatus } from '../wire/status';
 import { ALL_HOSTS, McGroup, type Interface } from './interface';
-import type { Stack } from './stack';
+import { TX_HEADROOM, type Stack } from './stack';
 import { Timer } from './timer_wheel';
 
 /** 224.0.0.22: where IGMPv3 reports go. */
@@ -81,8 +82,8 @@ export class IgmpHost {
 
   constructor(private readonly stack: Stack, opts: Partial<IgmpOptions> = {}) {
     this.options = { ...defaultIgmpOptions, ...opts };
-    stack.setProtocolHandler(IpProtocol.Igmp, (ifc, ip, id, off, len, now) => {
-      this.input(ifc, ip, off, len, now);
+    stack.setProtocolHandler(IpProtocol.Igmp, (ifc, _ip, id, off, len, now) => {
+      this.input(ifc, off, len, now);
       ifc.ring.rxPool.release(id);
     });
   }
@@ -254,7 +255,7 @@ export class IgmpHost {
     if (this.records.length) this.sendV3(ifc, this.records, now);
   }
 
-  private input(ifc: Interface, ip: Ipv4Repr, off: number, len: number, now: number): void {
+  private input(ifc: Interface, off: number, len: number, now: number): void {
     const m = this.rx;
     const st = parseIgmp(ifc.rxBytes, off, len, m);
     if (st !== WireStatus.Ok) {
@@ -280,7 +281,6 @@ export class IgmpHost {
     if (m.group === 0 || m.version === 1) s.general = true;
     else if (ifc.groups.has(m.group)) s.queried.add(m.group);
     else return;
-    void ip;
     const at = now + this.options.random() * maxRespMs;
     // §5.2: an earlier pending response stands; otherwise this one's delay.
     if (!s.response.scheduled) this.stack.timers.schedule(s.response, at);
@@ -288,15 +288,18 @@ export class IgmpHost {
 
   private sendV3(ifc: Interface, records: readonly IgmpV3Record[], now: number): void {
     const ring = ifc.ring;
-    // Records that fit one frame per report (a handful of groups per socket in practice).
+    // As many records as fit one frame per report (IP header with Router Alert: 24 bytes).
     const room = ifc.mtu - 24;
     let i = 0;
     while (i < records.length) {
-      let n = 0;
-      while (i + n < records.length && igmpV3ReportLen(records.slice(i, i + n + 1)) <= room) n++;
-      if (n === 0) n = 1;
+      let n = 1;
+      let size = IGMP_V3_REPORT_MIN_LEN + IGMP_V3_RECORD_MIN_LEN + 4 * records[i].sources.length;
+      for (; i + n < records.length; n++) {
+        size += IGMP_V3_RECORD_MIN_LEN + 4 * records[i + n].sources.length;
+        if (size > room) break;
+      }
       const batch = i === 0 && n === records.length ? records : records.slice(i, i + n);
-      const id = ring.allocTx(78);
+      const id = ring.allocTx(TX_HEADROOM);
       if (id < 0) {
         this.stack.counters.txNoBuffer++;
         return;
@@ -312,7 +315,7 @@ export class IgmpHost {
 
   private sendV2(ifc: Interface, type: number, group: number, now: number): void {
     const ring = ifc.ring;
-    const id = ring.allocTx(78);
+    const id = ring.allocTx(TX_HEADROOM);
     if (id < 0) {
       this.stack.counters.txNoBuffer++;
       return;

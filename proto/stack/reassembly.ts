@@ -3,7 +3,8 @@
  * at most `maxDatagrams` in progress and `maxBytes` of buffer, each given up after `timeoutMs`
  * (Linux: ipfrag_time 30 s). Overlapping fragments discard the whole datagram, as Linux does since
  * it stopped accepting overlaps (FragmentSmack). Fragments are not the fast path: a datagram in
- * progress owns a 64 KiB buffer; every drop is counted.
+ * progress owns a 64 KiB buffer, taken from (and given back to) a small spare list; every drop is
+ * counted.
  */
 import { Timer, type TimerWheel } from './timer_wheel';
 
@@ -29,13 +30,12 @@ export interface ReassemblyOptions {
 const MAX_DATAGRAM = 65535;
 
 class Entry {
-  readonly buf = Buffer.allocUnsafe(MAX_DATAGRAM);
   /** Received byte ranges, sorted, non-overlapping: [start0, end0, start1, end1, ...]. */
   readonly ranges: number[] = [];
   /** Payload length once the last fragment (MF = 0) arrived, else -1. */
   total = -1;
   readonly timer: Timer;
-  constructor(readonly key: string, onTimeout: (e: Entry) => void) {
+  constructor(readonly key: string, readonly buf: Buffer, onTimeout: (e: Entry) => void) {
     this.timer = new Timer(() => onTimeout(this));
   }
 }
@@ -43,6 +43,8 @@ class Entry {
 export class Reassembler {
   readonly counters: ReassemblyCounters = { reassembled: 0, timeouts: 0, overlaps: 0, tooBig: 0, overflows: 0 };
   private readonly entries = new Map<string, Entry>();
+  /** Buffers of finished datagrams, reused (at most maxDatagrams exist at once). */
+  private readonly spare: Buffer[] = [];
   private readonly maxDatagrams: number;
   private readonly timeoutMs: number;
 
@@ -57,7 +59,7 @@ export class Reassembler {
 
   /**
    * Adds a fragment whose payload is src[off, off+len) at byte `fragOffset` of the datagram.
-   * Returns the whole payload (a view of the entry's buffer) once complete, else null.
+   * Returns the whole payload once complete — a view valid until the next call — else null.
    */
   add(src: number, dst: number, protocol: number, ident: number, fragOffset: number, more: boolean, data: Buffer, off: number, len: number, now: number): Buffer | null {
     const end = fragOffset + len;
@@ -72,7 +74,7 @@ export class Reassembler {
         this.counters.overflows++;
         return null;
       }
-      e = new Entry(key, (x) => this.expire(x));
+      e = new Entry(key, this.spare.pop() ?? Buffer.allocUnsafe(MAX_DATAGRAM), (x) => this.expire(x));
       this.entries.set(key, e);
       this.timers.schedule(e.timer, now + this.timeoutMs);
     }
@@ -111,8 +113,7 @@ export class Reassembler {
       else k += 2;
     }
     if (e.total >= 0 && r.length === 2 && r[0] === 0 && r[1] === e.total) {
-      this.timers.cancel(e.timer);
-      this.entries.delete(e.key);
+      this.discard(e);
       this.counters.reassembled++;
       return e.buf.subarray(0, e.total);
     }
@@ -122,10 +123,12 @@ export class Reassembler {
   private discard(e: Entry): void {
     this.timers.cancel(e.timer);
     this.entries.delete(e.key);
+    this.spare.push(e.buf);
   }
 
   private expire(e: Entry): void {
     this.entries.delete(e.key);
+    this.spare.push(e.buf);
     this.counters.timeouts++;
   }
 

@@ -18,7 +18,7 @@
  * interface; the interface's merged state and IGMP are the IgmpHost's (igmp.ts).
  */
 import type { Interface } from './interface';
-import { formatIp } from '../wire/addr';
+import { formatIp, isMulticastIpv4 } from '../wire/addr';
 import { emitIcmp, IcmpRepr, IcmpType, IcmpUnreachCode } from '../wire/icmp';
 import { IpProtocol, ipv4HeaderLen, type Ipv4Repr } from '../wire/ipv4';
 import { WireStatus } from '../wire/status';
@@ -211,11 +211,16 @@ export interface UdpCounters {
 
 const key = (ip: number, port: number): number => (ip >>> 0) * 65536 + port;
 
+/** Whether a datagram to `dst` on `ifc` goes to every socket on its port: multicast or broadcast. */
+const isGroupDestination = (ifc: Interface, dst: number): boolean => isMulticastIpv4(dst) || dst === 0xffffffff || dst === ifc.broadcast;
+
 export class Udp {
   readonly counters: UdpCounters = { noPort: 0, noPortBroadcast: 0, malformed: 0, badChecksum: 0, portUnreachSent: 0, portUnreachRateLimited: 0, icmpErrorsDelivered: 0 };
   /** Bound sockets by (local ip, port); 0.0.0.0 for wildcard binds. Several only with reuseAddr. */
   private readonly bound = new Map<number, UdpSocket[]>();
   private nextEphemeral = EPHEMERAL_LOW;
+  /** The sockets of the multicast/broadcast datagram being delivered (reused: no array per datagram). */
+  private readonly targets: UdpSocket[] = [];
   private readonly rx = new UdpRepr();
   private readonly tx = new UdpRepr();
   private readonly icmp = new IcmpRepr();
@@ -239,7 +244,7 @@ export class Udp {
     if (s.bound) return -Errno.EINVAL;
     ip >>>= 0;
     // Linux binds to a local, multicast or broadcast address (inet_bind's RTN_LOCAL/MULTICAST/BROADCAST).
-    if (ip !== 0 && !this.stack.isLocal(ip) && ip >>> 28 !== 0xe && ip !== 0xffffffff && !this.stack.interfaces.some((i) => i.broadcast === ip)) return -Errno.EADDRNOTAVAIL;
+    if (ip !== 0 && !this.stack.isLocal(ip) && !this.stack.interfaces.some((i) => isGroupDestination(i, ip))) return -Errno.EADDRNOTAVAIL;
     if (port === 0) {
       port = this.ephemeral(ip);
       if (port === 0) return -Errno.EADDRINUSE;
@@ -249,10 +254,7 @@ export class Udp {
     s.addrLocked = ip !== 0;
     s.reuseAddr = reuseAddr;
     s.bound = true;
-    const k = key(ip, port);
-    const list = this.bound.get(k);
-    if (list) list.push(s);
-    else this.bound.set(k, [s]);
+    this.link(s);
     return 0;
   }
 
@@ -267,7 +269,7 @@ export class Udp {
       if (b < 0) return b;
     }
     // As Linux (ip4_datagram_connect): a wildcard socket takes the route's source address, until disconnect.
-    if (s.localIp === 0 && ip >>> 28 !== 0xe && ip >>> 0 !== 0xffffffff) this.rebind(s, r.ifc.ip);
+    if (s.localIp === 0 && !isMulticastIpv4(ip) && ip >>> 0 !== 0xffffffff) this.rebind(s, r.ifc.ip);
     s.remoteIp = ip >>> 0;
     s.remotePort = port;
     s.connected = true;
@@ -283,17 +285,26 @@ export class Udp {
 
   /** Moves a bound socket to another local address (same port) in the table. */
   private rebind(s: UdpSocket, ip: number): void {
-    const old = this.bound.get(key(s.localIp, s.localPort));
-    if (old) {
-      const i = old.indexOf(s);
-      if (i >= 0) old.splice(i, 1);
-      if (old.length === 0) this.bound.delete(key(s.localIp, s.localPort));
-    }
+    this.unlink(s);
     s.localIp = ip >>> 0;
+    this.link(s);
+  }
+
+  /** Adds a bound socket to the table under its (address, port). */
+  private link(s: UdpSocket): void {
     const k = key(s.localIp, s.localPort);
     const list = this.bound.get(k);
     if (list) list.push(s);
     else this.bound.set(k, [s]);
+  }
+
+  private unlink(s: UdpSocket): void {
+    const k = key(s.localIp, s.localPort);
+    const list = this.bound.get(k);
+    if (!list) return;
+    const i = list.indexOf(s);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.bound.delete(k);
   }
 
   /**
@@ -309,13 +320,13 @@ export class Udp {
     } else if (s.connected && (dstIp >>> 0 !== s.remoteIp || dstPort !== s.remotePort)) {
       return -Errno.EISCONN;
     }
-    const mc = dstIp >>> 28 === 0xe;
+    const mc = isMulticastIpv4(dstIp);
     const ifc = mc && s.mcInterface !== null ? s.mcInterface : this.stack.route(dstIp >>> 0)?.ifc;
     if (!ifc) {
       s.counters.txErrors++;
       return -Errno.ENETUNREACH;
     }
-    if (len + UDP_HEADER_LEN > UDP_MAX_PAYLOAD + UDP_HEADER_LEN) return -Errno.EMSGSIZE;
+    if (len > UDP_MAX_PAYLOAD) return -Errno.EMSGSIZE;
     if (!s.bound) {
       const b = this.bind(s, 0, 0);
       if (b < 0) return b;
@@ -404,9 +415,14 @@ export class Udp {
       else this.counters.malformed++;
       return;
     }
-    const group = ip.dst >>> 28 === 0xe || ip.dst === 0xffffffff || ip.dst === ifc.broadcast;
-    const s = group ? null : this.lookup(ip.dst, u.dstPort, ip.src, u.srcPort);
-    const targets = group ? this.groupTargets(ifc, ip.dst, u.dstPort, ip.src, u.srcPort) : s ? [s] : [];
+    const group = isGroupDestination(ifc, ip.dst);
+    const targets = this.targets;
+    if (group) this.groupTargets(ifc, ip.dst, u.dstPort, ip.src, u.srcPort);
+    else {
+      targets.length = 0;
+      const s = this.lookup(ip.dst, u.dstPort, ip.src, u.srcPort);
+      if (s) targets.push(s);
+    }
     if (targets.length === 0) {
       if (group) this.counters.noPortBroadcast++;
       else this.counters.noPort++;
@@ -426,20 +442,21 @@ export class Udp {
     void now;
   }
 
-  /** The sockets a multicast or broadcast datagram goes to (a fresh array: not the per-packet fast path). */
-  private groupTargets(ifc: Interface, dst: number, dport: number, src: number, sport: number): UdpSocket[] {
-    const out: UdpSocket[] = [];
-    const mc = dst >>> 28 === 0xe;
-    for (const k of [key(dst, dport), key(0, dport)]) {
-      const list = this.bound.get(k);
-      if (!list) continue;
-      for (const s of list) {
-        if (s.connected && (s.remoteIp !== src || s.remotePort !== sport)) continue;
-        if (mc && !Udp.mcAllowed(s, ifc, dst, src)) continue;
-        out.push(s);
-      }
+  /** Fills `this.targets` with the sockets a multicast or broadcast datagram goes to: bound to its address, then to the wildcard. */
+  private groupTargets(ifc: Interface, dst: number, dport: number, src: number, sport: number): void {
+    this.targets.length = 0;
+    this.addTargets(this.bound.get(key(dst, dport)), ifc, dst, src, sport);
+    this.addTargets(this.bound.get(key(0, dport)), ifc, dst, src, sport);
+  }
+
+  private addTargets(list: UdpSocket[] | undefined, ifc: Interface, dst: number, src: number, sport: number): void {
+    if (!list) return;
+    const mc = isMulticastIpv4(dst);
+    for (const s of list) {
+      if (s.connected && (s.remoteIp !== src || s.remotePort !== sport)) continue;
+      if (mc && !Udp.mcAllowed(s, ifc, dst, src)) continue;
+      this.targets.push(s);
     }
-    return out;
   }
 
   /** Linux's ip_mc_sf_allow with IP_MULTICAST_ALL on: the socket's own membership filters; without one, it hears what the host joined. */
@@ -464,7 +481,7 @@ export class Udp {
   addMembership(s: UdpSocket, group: number, ifcIp: number, now: number): number {
     if (s.closed) return -Errno.EBADF;
     group >>>= 0;
-    if (group >>> 28 !== 0xe) return -Errno.EINVAL;
+    if (!isMulticastIpv4(group)) return -Errno.EINVAL;
     const ifc = this.mcIfc(group, ifcIp);
     if (!ifc) return -Errno.ENODEV;
     if (s.memberships.some((m) => m.group === group && m.ifc === ifc)) return -Errno.EADDRINUSE;
@@ -477,7 +494,7 @@ export class Udp {
   dropMembership(s: UdpSocket, group: number, ifcIp: number, now: number): number {
     if (s.closed) return -Errno.EBADF;
     group >>>= 0;
-    if (group >>> 28 !== 0xe) return -Errno.EINVAL;
+    if (!isMulticastIpv4(group)) return -Errno.EINVAL;
     const ifc = this.mcIfc(group, ifcIp);
     const i = s.memberships.findIndex((m) => m.group === group && (ifc === null || m.ifc === ifc));
     if (i < 0) return -Errno.EADDRNOTAVAIL;
@@ -490,7 +507,7 @@ export class Udp {
     if (s.closed) return -Errno.EBADF;
     group >>>= 0;
     source >>>= 0;
-    if (group >>> 28 !== 0xe) return -Errno.EINVAL;
+    if (!isMulticastIpv4(group)) return -Errno.EINVAL;
     const ifc = this.mcIfc(group, ifcIp);
     if (!ifc) return -Errno.ENODEV;
     const m = s.memberships.find((x) => x.group === group && x.ifc === ifc);
@@ -508,7 +525,7 @@ export class Udp {
     if (s.closed) return -Errno.EBADF;
     group >>>= 0;
     source >>>= 0;
-    if (group >>> 28 !== 0xe) return -Errno.EINVAL;
+    if (!isMulticastIpv4(group)) return -Errno.EINVAL;
     const ifc = this.mcIfc(group, ifcIp);
     const i = s.memberships.findIndex((x) => x.group === group && (ifc === null || x.ifc === ifc));
     const m = i >= 0 ? s.memberships[i] : null;
@@ -562,15 +579,7 @@ export class Udp {
     if (s.closed) return;
     while (s.memberships.length) this.dropAt(s, s.memberships.length - 1, now);
     s.closed = true;
-    if (s.bound) {
-      const k = key(s.localIp, s.localPort);
-      const list = this.bound.get(k);
-      if (list) {
-        const i = list.indexOf(s);
-        if (i >= 0) list.splice(i, 1);
-        if (list.length === 0) this.bound.delete(k);
-      }
-    }
+    if (s.bound) this.unlink(s);
     const d = new UdpDatagram();
     while (s.dequeue(d)) this.release(d);
     s.onReadable = null;
@@ -639,8 +648,7 @@ export class Udp {
       pool.release(id);
       return;
     }
-    const bcast = ip.dst === ifc.broadcast || ip.dst === 0xffffffff || ip.dst >>> 28 === 0xe;
-    if (bcast) {
+    if (isGroupDestination(ifc, ip.dst)) {
       this.inputGroup(ifc, ip, id, off, u);
       return;
     }
@@ -664,7 +672,8 @@ export class Udp {
   /** A multicast or broadcast datagram: one reference to the buffer per receiving socket. */
   private inputGroup(ifc: Interface, ip: Ipv4Repr, id: number, off: number, u: UdpRepr): void {
     const pool = ifc.ring.rxPool;
-    const targets = this.groupTargets(ifc, ip.dst, u.dstPort, ip.src, u.srcPort);
+    this.groupTargets(ifc, ip.dst, u.dstPort, ip.src, u.srcPort);
+    const targets = this.targets;
     if (targets.length === 0) {
       this.counters.noPortBroadcast++;
       pool.release(id);

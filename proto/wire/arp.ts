@@ -86,14 +86,19 @@ export function emitArp(repr: ArpRepr, b: Bytes, off: number): number {
  * target MAC in parentheses when a request carries one, and `ARP, Reply A is-at MAC`.
  */
 export function formatArp(repr: ArpRepr): string {
+  return `ARP, ${formatArpBody(repr)}`;
+}
+
+/** formatArp after `ARP, `: `Request who-has 198.18.0.2 tell 198.18.0.1, length 28`. */
+export function formatArpBody(repr: ArpRepr): string {
   switch (repr.op) {
     case ArpOp.Request: {
       const tha = repr.targetMac !== 0 ? ` (${formatMac(repr.targetMac)})` : '';
-      return `ARP, Request who-has ${formatIp(repr.targetIp)}${tha} tell ${formatIp(repr.senderIp)}, length 28`;
+      return `Request who-has ${formatIp(repr.targetIp)}${tha} tell ${formatIp(repr.senderIp)}, length 28`;
     }
     case ArpOp.Reply:
-      return `ARP, Reply ${formatIp(repr.senderIp)} is-at ${formatMac(repr.senderMac)}, length 28`;
+      return `Reply ${formatIp(repr.senderIp)} is-at ${formatMac(repr.senderMac)}, length 28`;
     default:
-      return `ARP, op ${repr.op} ${formatIp(repr.senderIp)} (${formatMac(repr.senderMac)}) > ${formatIp(repr.targetIp)} (${formatMac(repr.targetMac)}), length 28`;
+      return `op ${repr.op} ${formatIp(repr.senderIp)} (${formatMac(repr.senderMac)}) > ${formatIp(repr.targetIp)} (${formatMac(repr.targetMac)}), length 28`;
   }
 }

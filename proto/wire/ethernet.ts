@@ -98,12 +98,17 @@ export function formatEtherType(t: number): string {
     case EtherType.Ipv6: return 'IPv6';
     case EtherType.Vlan: return '802.1Q';
     case EtherType.QinQ: return '802.1Q-QinQ';
-    default: return `0x${t.toString(16).padStart(4, '0')}`;
+    default: return hex16(t);
   }
+}
+
+/** `0x0800`: a 16-bit value as tcpdump prints ethertypes and checksums. */
+export function hex16(n: number): string {
+  return `0x${n.toString(16).padStart(4, '0')}`;
 }
 
 /** Like `tcpdump -e`: `02:00:c6:12:00:01 > ff:ff:ff:ff:ff:ff, vlan 100, p 3, ethertype IPv4 (0x0800)`. */
 export function formatEthernet(repr: EthernetRepr): string {
   const vlan = repr.vlan >= 0 ? `vlan ${repr.vlan}, p ${repr.pcp}${repr.dei ? ', DEI' : ''}, ` : '';
-  return `${formatMac(repr.src)} > ${formatMac(repr.dst)}, ${vlan}ethertype ${formatEtherType(repr.ethertype)} (0x${repr.ethertype.toString(16).padStart(4, '0')})`;
+  return `${formatMac(repr.src)} > ${formatMac(repr.dst)}, ${vlan}ethertype ${formatEtherType(repr.ethertype)} (${hex16(repr.ethertype)})`;
 }

@@ -7,15 +7,15 @@
  * The printer allocates strings (it is not on the data path); the walker reuses its FrameRepr.
  */
 import { formatIp, formatMac } from './addr';
-import { ArpRepr, formatArp, parseArp } from './arp';
+import { ArpRepr, formatArpBody, parseArp } from './arp';
 import type { Bytes } from './bytes';
 import { finish, pseudoHeaderSum, sum16 } from './checksum';
-import { EthernetRepr, EtherType, ethernetHeaderLen, formatEtherType, parseEthernet } from './ethernet';
-import { formatIcmp, IcmpRepr, IcmpType, IcmpUnreachCode, parseIcmp } from './icmp';
+import { EthernetRepr, EtherType, ethernetHeaderLen, formatEtherType, hex16, parseEthernet } from './ethernet';
+import { formatIcmp, IcmpRepr, IcmpType, IcmpUnreachCode, parseIcmp, unreachText } from './icmp';
 import { formatIgmp, IgmpRepr, parseIgmp } from './igmp';
-import { formatIpv4Header, IpProtocol, ipv4HeaderLen, Ipv4Repr, isFragment, parseIpv4, protocolName } from './ipv4';
+import { formatIpv4Frag, formatIpv4Header, IpProtocol, ipv4HeaderLen, Ipv4Repr, isFragment, parseIpv4, protocolName } from './ipv4';
 import { WireStatus, wireStatusName } from './status';
-import { formatTcpFlags, parseTcp, TcpFlag, TcpOption, TcpRepr } from './tcp';
+import { formatTcpBody, parseTcp, TcpOption, TcpRepr } from './tcp';
 import { parseUdp, UdpRepr } from './udp';
 
 /** Which layers of a FrameRepr hold a parsed value. */
@@ -56,8 +56,6 @@ export class FrameRepr {
   l4Offset = 0;
   payloadOffset = 0;
   payloadLength = 0;
-  /** Bytes of the frame (as captured). */
-  length = 0;
 }
 
 /** True when every layer parsed and every checksum verified (or was not checked). */
@@ -77,7 +75,6 @@ export function parseFrame(b: Bytes, off: number, len: number, out: FrameRepr, v
   out.status = WireStatus.Ok;
   out.failedLayer = Layer.None;
   out.badChecksums = 0;
-  out.length = len;
   out.payloadOffset = out.l3Offset = out.l4Offset = off;
   out.payloadLength = 0;
   if (off < 0 || len < 0 || off + len > b.length) return fail(out, Layer.Ethernet, WireStatus.Truncated);
@@ -193,10 +190,6 @@ function ipHeaderPresent(b: Bytes, off: number, len: number): boolean {
 const layerName = ['', 'ethernet', 'arp', 'ip', 'icmp', 'igmp', 'udp', 'tcp', 'ip'];
 const scratch = new FrameRepr();
 
-function hex4(n: number): string {
-  return `0x${n.toString(16).padStart(4, '0')}`;
-}
-
 /**
  * The checksum field value that would have verified, for the `[bad … cksum A -> B!]` note: the
  * sum over the covered bytes with the field itself taken back out (RFC 1071 arithmetic).
@@ -236,7 +229,7 @@ function checksumNotes(f: FrameRepr, b: Bytes): string {
   for (const layer of [Layer.Ipv4, Layer.Icmp, Layer.Igmp, Layer.Udp, Layer.Tcp]) {
     if ((f.badChecksums & (1 << layer)) === 0) continue;
     const [got, want] = expectedChecksum(f, b, layer);
-    s += ` [bad ${layerName[layer]} cksum ${hex4(got)} -> ${hex4(want)}!]`;
+    s += ` [bad ${layerName[layer]} cksum ${hex16(got)} -> ${hex16(want)}!]`;
   }
   return s;
 }
@@ -299,24 +292,16 @@ function formatTcpOptionsInOrder(b: Bytes, off: number, end: number): string {
   return s;
 }
 
-/** `Flags [P.], seq 1:19, ack 7001, win 502, options [...], length 18` (tcpdump -S, absolute numbers). */
-function formatTcpBody(f: FrameRepr, b: Bytes, verbose: boolean): string {
+/** `Flags [P.], seq 1:19, ack 7001, win 502, options [...], length 18` (tcpdump -S, absolute numbers), options in wire order. */
+function tcpBody(f: FrameRepr, b: Bytes, verbose: boolean): string {
   const t = f.tcp;
-  let s = `Flags [${formatTcpFlags(t.flags)}]`;
+  let cksum = '';
   if (verbose) {
     const bad = (f.badChecksums & (1 << Layer.Tcp)) !== 0;
-    s += bad ? `, cksum ${hex4(t.checksum)} (incorrect -> ${hex4(expectedChecksum(f, b, Layer.Tcp)[1])})` : `, cksum ${hex4(t.checksum)} (correct)`;
+    cksum = bad ? `, cksum ${hex16(t.checksum)} (incorrect -> ${hex16(expectedChecksum(f, b, Layer.Tcp)[1])})` : `, cksum ${hex16(t.checksum)} (correct)`;
   }
-  const len = t.payloadLength;
-  if (len > 0 || (t.flags & (TcpFlag.SYN | TcpFlag.FIN | TcpFlag.RST)) !== 0) {
-    s += `, seq ${t.seq >>> 0}`;
-    if (len > 0) s += `:${((t.seq >>> 0) + len) >>> 0}`;
-  }
-  if (t.flags & TcpFlag.ACK) s += `, ack ${t.ack >>> 0}`;
-  s += `, win ${t.window}`;
-  if (t.flags & TcpFlag.URG) s += `, urg ${t.urgent}`;
-  if (t.dataOffset > 20) s += `, options [${formatTcpOptionsInOrder(b, f.l4Offset + 20, f.l4Offset + t.dataOffset)}]`;
-  return `${s}, length ${len}`;
+  const options = t.dataOffset > 20 ? formatTcpOptionsInOrder(b, f.l4Offset + 20, f.l4Offset + t.dataOffset) : '';
+  return formatTcpBody(t, options, cksum);
 }
 
 /**
@@ -343,11 +328,8 @@ function formatUnreachable(f: FrameRepr, b: Bytes): string {
       return `ICMP ${dst} protocol ${proto} port ${port} unreachable`;
     }
     default: {
-      // formatIcmp's own wording (`ICMP unreachable - need to frag (mtu 1400), length 36`) with
-      // the destination put in, as tcpdump does.
-      const line = formatIcmp(f.icmp);
-      const comma = line.lastIndexOf(', length ');
-      return `ICMP ${dst} ${line.slice(5, comma)}`;
+      // formatIcmp's wording (`unreachable - need to frag (mtu 1400)`) with the destination put in, as tcpdump does.
+      return `ICMP ${dst} ${unreachText(f.icmp)}`;
     }
   }
 }
@@ -367,8 +349,7 @@ export function formatFrame(b: Bytes, off: number, len: number, verifyChecksums 
   switch (f.eth.ethertype) {
     case EtherType.Arp: {
       if (f.top !== Layer.Arp) return `${vlan}ARP, length ${len - (f.l3Offset - off)}${note}`;
-      const line = formatArp(f.arp);
-      return verbose ? `${vlan}ARP, Ethernet (len 6), IPv4 (len 4), ${line.slice(5)}` : `${vlan}${line}`;
+      return `${vlan}ARP, ${verbose ? 'Ethernet (len 6), IPv4 (len 4), ' : ''}${formatArpBody(f.arp)}`;
     }
     case EtherType.Ipv4:
       break;
@@ -380,7 +361,7 @@ export function formatFrame(b: Bytes, off: number, len: number, verifyChecksums 
   const head = `${vlan}IP ${verbose ? `${formatIpv4Header(ip)} ` : ''}`;
   const src = formatIp(ip.src);
   const dst = formatIp(ip.dst);
-  const frag = isFragment(ip) ? ` (frag ${ip.ident}:${ip.payloadLength}@${ip.fragOffset}${ip.moreFragments ? '+' : ''})` : '';
+  const frag = formatIpv4Frag(ip);
   switch (f.top) {
     case Layer.Icmp: {
       const unreach = f.icmp.type === IcmpType.DestUnreachable ? formatUnreachable(f, b) : '';
@@ -394,7 +375,7 @@ export function formatFrame(b: Bytes, off: number, len: number, verifyChecksums 
       return `${head}${src}.${u.srcPort} > ${dst}.${u.dstPort}: UDP, length ${u.payloadLength}${frag}${note}`;
     }
     case Layer.Tcp:
-      return `${head}${src}.${f.tcp.srcPort} > ${dst}.${f.tcp.dstPort}: ${formatTcpBody(f, b, verbose)}${frag}${note}`;
+      return `${head}${src}.${f.tcp.srcPort} > ${dst}.${f.tcp.dstPort}: ${tcpBody(f, b, verbose)}${frag}${note}`;
     default:
       return `${head}${src} > ${dst}: ${protocolName(ip.protocol)}${frag}, length ${ip.payloadLength}${note}`;
   }

@@ -147,7 +147,8 @@ export function emitIcmp(repr: IcmpRepr, b: Bytes, off: number): number {
   return ICMP_HEADER_LEN;
 }
 
-function unreachText(repr: IcmpRepr): string {
+/** The destination-unreachable wording, e.g. `port unreachable`, `unreachable - need to frag (mtu 1400)`. */
+export function unreachText(repr: IcmpRepr): string {
   switch (repr.code) {
     case IcmpUnreachCode.Net: return 'net unreachable';
     case IcmpUnreachCode.Host: return 'host unreachable';

@@ -232,29 +232,36 @@ export function igmpV3DecodeCode(code: number): number {
 export function emitIgmp(repr: IgmpRepr, b: Bytes, off: number): number {
   const dv = b.dv;
   const n = igmpHeaderLen(repr);
-  dv.setUint8(off + F_TYPE, repr.type);
-  dv.setUint16(off + F_CHECKSUM, 0);
-  let covered = n;
   if (repr.type === IgmpType.V3Report) {
     if (repr.length < IGMP_V3_REPORT_MIN_LEN) throw new RangeError(`IGMPv3 report length ${repr.length} is below 8`);
-    dv.setUint8(off + F_MAX_RESP, 0);
-    dv.setUint16(off + F_REPORT_RESERVED, 0);
-    dv.setUint16(off + F_NUM_RECORDS, repr.numRecords);
-    covered = repr.length;
-  } else {
-    // v1 reports and queries have an unused (zero) second byte; v2 reports and leaves send 0 too
-    // (RFC 2236 §2.2) but carry what the Repr says, so a parsed message re-emits byte-exactly.
-    const v1 = repr.type === IgmpType.V1Report || (repr.type === IgmpType.MembershipQuery && repr.version === 1);
-    dv.setUint8(off + F_MAX_RESP, v1 ? 0 : repr.maxRespCode);
-    dv.setUint32(off + F_GROUP, repr.group >>> 0);
-    if (repr.type === IgmpType.MembershipQuery && repr.version === 3) {
-      dv.setUint8(off + F_S_QRV, (repr.suppress ? S_FLAG : 0) | (repr.qrv & QRV_MASK));
-      dv.setUint8(off + F_QQIC, repr.qqic);
-      dv.setUint16(off + F_NUM_SOURCES, repr.numSources);
-    }
+    writeV3ReportHead(b, off, repr.numRecords, repr.length);
+    return n;
   }
-  dv.setUint16(off + F_CHECKSUM, checksum(b, off, covered));
+  dv.setUint8(off + F_TYPE, repr.type);
+  dv.setUint16(off + F_CHECKSUM, 0);
+  // v1 reports and queries have an unused (zero) second byte; v2 reports and leaves send 0 too
+  // (RFC 2236 §2.2) but carry what the Repr says, so a parsed message re-emits byte-exactly.
+  const v1 = repr.type === IgmpType.V1Report || (repr.type === IgmpType.MembershipQuery && repr.version === 1);
+  dv.setUint8(off + F_MAX_RESP, v1 ? 0 : repr.maxRespCode);
+  dv.setUint32(off + F_GROUP, repr.group >>> 0);
+  if (repr.type === IgmpType.MembershipQuery && repr.version === 3) {
+    dv.setUint8(off + F_S_QRV, (repr.suppress ? S_FLAG : 0) | (repr.qrv & QRV_MASK));
+    dv.setUint8(off + F_QQIC, repr.qqic);
+    dv.setUint16(off + F_NUM_SOURCES, repr.numSources);
+  }
+  dv.setUint16(off + F_CHECKSUM, checksum(b, off, n));
   return n;
+}
+
+/** A v3 report's fixed part (type, zero max-resp and reserved, record count) and its checksum over `length` bytes. */
+function writeV3ReportHead(b: Bytes, off: number, count: number, length: number): void {
+  const dv = b.dv;
+  dv.setUint8(off + F_TYPE, IgmpType.V3Report);
+  dv.setUint8(off + F_MAX_RESP, 0);
+  dv.setUint16(off + F_CHECKSUM, 0);
+  dv.setUint16(off + F_REPORT_RESERVED, 0);
+  dv.setUint16(off + F_NUM_RECORDS, count);
+  dv.setUint16(off + F_CHECKSUM, checksum(b, off, length));
 }
 
 /** Length of a v3 report carrying the first `count` records. */
@@ -270,11 +277,6 @@ export function igmpV3ReportLen(records: readonly IgmpV3Record[], count = record
  */
 export function emitIgmpV3Report(records: readonly IgmpV3Record[], b: Bytes, off: number, count = records.length): number {
   const dv = b.dv;
-  dv.setUint8(off + F_TYPE, IgmpType.V3Report);
-  dv.setUint8(off + F_MAX_RESP, 0);
-  dv.setUint16(off + F_CHECKSUM, 0);
-  dv.setUint16(off + F_REPORT_RESERVED, 0);
-  dv.setUint16(off + F_NUM_RECORDS, count);
   let p = off + F_RECORDS;
   for (let i = 0; i < count; i++) {
     const r = records[i];
@@ -287,7 +289,7 @@ export function emitIgmpV3Report(records: readonly IgmpV3Record[], b: Bytes, off
     for (let j = 0; j < sources.length; j++, p += 4) dv.setUint32(p, sources[j] >>> 0);
   }
   const n = p - off;
-  dv.setUint16(off + F_CHECKSUM, checksum(b, off, n));
+  writeV3ReportHead(b, off, count, n);
   return n;
 }
 

@@ -213,6 +213,10 @@ export function formatIpv4Header(repr: Ipv4Repr): string {
  * as tcpdump notes it, `(frag 12:512@0+)` (id:payload bytes@offset, `+` for more fragments).
  */
 export function formatIpv4(repr: Ipv4Repr): string {
-  const frag = isFragment(repr) ? ` (frag ${repr.ident}:${repr.payloadLength}@${repr.fragOffset}${repr.moreFragments ? '+' : ''})` : '';
-  return `IP ${formatIp(repr.src)} > ${formatIp(repr.dst)}: ${protocolName(repr.protocol)}, length ${repr.payloadLength}${frag}`;
+  return `IP ${formatIp(repr.src)} > ${formatIp(repr.dst)}: ${protocolName(repr.protocol)}, length ${repr.payloadLength}${formatIpv4Frag(repr)}`;
+}
+
+/** ` (frag 12:512@0+)` for a fragment (id:payload bytes@offset, `+` for more fragments), else ''. */
+export function formatIpv4Frag(repr: Ipv4Repr): string {
+  return isFragment(repr) ? ` (frag ${repr.ident}:${repr.payloadLength}@${repr.fragOffset}${repr.moreFragments ? '+' : ''})` : '';
 }

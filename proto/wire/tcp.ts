@@ -24,7 +24,8 @@
  * fit in the 40 option bytes left are not sent (4 blocks without timestamps, 3 with).
  */
 import type { Bytes } from './bytes';
-import { finish, pseudoHeaderSum, sum16 } from './checksum';
+import { checksum, pseudoHeaderSum } from './checksum';
+import { IpProtocol } from './ipv4';
 import { seq, seqAdd, type SeqNum } from './seq';
 import { WireStatus } from './status';
 
@@ -60,7 +61,6 @@ export const TCP_MAX_OPTIONS_LEN = 40;
 export const TCP_MAX_WINDOW_SCALE = 14;
 /** RFC 2018 §3: at most 4 blocks fit in the option space (3 with timestamps). */
 export const TCP_MAX_SACK_BLOCKS = 4;
-const IPPROTO_TCP = 6;
 
 // Field offsets from the start of the header.
 const F_SRC_PORT = 0;
@@ -157,7 +157,7 @@ export function parseTcp(
   const hlen = (u8[off + F_DATA_OFFSET] >>> 4) * 4;
   if (hlen < TCP_MIN_HEADER_LEN) return WireStatus.BadLength;
   if (hlen > len) return WireStatus.Truncated;
-  if (verifyChecksum && finish(sum16(b, off, len, pseudoHeaderSum(src, dst, IPPROTO_TCP, len))) !== 0) {
+  if (verifyChecksum && checksum(b, off, len, pseudoHeaderSum(src, dst, IpProtocol.Tcp, len)) !== 0) {
     return WireStatus.BadChecksum;
   }
   out.srcPort = dv.getUint16(off + F_SRC_PORT);
@@ -301,7 +301,7 @@ export function emitTcp(repr: TcpRepr, b: Bytes, off: number, src: number, dst: 
     for (let k = 0; k < 2 * sacks; k++, p += 4) dv.setUint32(p, blocks[k]);
   }
   if (withChecksum) {
-    dv.setUint16(off + F_CHECKSUM, finish(sum16(b, off, segLen, pseudoHeaderSum(src, dst, IPPROTO_TCP, segLen))));
+    dv.setUint16(off + F_CHECKSUM, checksum(b, off, segLen, pseudoHeaderSum(src, dst, IpProtocol.Tcp, segLen)));
   }
   return hlen;
 }
@@ -365,7 +365,15 @@ export function formatTcpOptions(r: TcpRepr): string {
  * ACK, urg only with URG; sequence numbers absolute.
  */
 export function formatTcp(r: TcpRepr): string {
-  let s = `${r.srcPort} > ${r.dstPort}: Flags [${formatTcpFlags(r.flags)}]`;
+  return `${r.srcPort} > ${r.dstPort}: ${formatTcpBody(r, formatTcpOptions(r))}`;
+}
+
+/**
+ * formatTcp after the ports: `Flags [S.], seq 1000, ack 2000, win 64240, options [...], length 0`,
+ * with `options` as given (none when empty) and `cksum` (`, cksum 0x1234 (correct)`) after the flags.
+ */
+export function formatTcpBody(r: TcpRepr, options: string, cksum = ''): string {
+  let s = `Flags [${formatTcpFlags(r.flags)}]${cksum}`;
   if (r.payloadLength > 0 || r.flags & (TcpFlag.SYN | TcpFlag.FIN | TcpFlag.RST)) {
     s += `, seq ${r.seq}`;
     if (r.payloadLength > 0) s += `:${seqAdd(r.seq, r.payloadLength)}`;
@@ -373,7 +381,6 @@ export function formatTcp(r: TcpRepr): string {
   if (r.flags & TcpFlag.ACK) s += `, ack ${r.ack}`;
   s += `, win ${r.window}`;
   if (r.flags & TcpFlag.URG) s += `, urg ${r.urgent}`;
-  const opts = formatTcpOptions(r);
-  if (opts) s += `, options [${opts}]`;
+  if (options) s += `, options [${options}]`;
   return `${s}, length ${r.payloadLength}`;
 }

@@ -16,13 +16,13 @@
  * after Length (IP padding) are not part of the datagram.
  */
 import type { Bytes } from './bytes';
-import { finish, pseudoHeaderSum, sum16 } from './checksum';
+import { checksum, pseudoHeaderSum } from './checksum';
+import { IpProtocol } from './ipv4';
 import { WireStatus } from './status';
 
 export const UDP_HEADER_LEN = 8;
 /** Largest value of the Length field. */
 export const UDP_MAX_LEN = 0xffff;
-const IPPROTO_UDP = 17;
 
 // Field offsets from the start of the header.
 const F_SRC_PORT = 0;
@@ -65,7 +65,7 @@ export function parseUdp(
   if (ulen < UDP_HEADER_LEN) return WireStatus.BadLength;
   if (ulen > len) return WireStatus.Truncated;
   const cs = dv.getUint16(off + F_CHECKSUM);
-  if (verifyChecksum && cs !== 0 && finish(sum16(b, off, ulen, pseudoHeaderSum(src, dst, IPPROTO_UDP, ulen))) !== 0) {
+  if (verifyChecksum && cs !== 0 && checksum(b, off, ulen, pseudoHeaderSum(src, dst, IpProtocol.Udp, ulen)) !== 0) {
     return WireStatus.BadChecksum;
   }
   out.srcPort = dv.getUint16(off + F_SRC_PORT);
@@ -92,7 +92,7 @@ export function emitUdp(repr: UdpRepr, b: Bytes, off: number, src: number, dst: 
   dv.setUint16(off + F_LENGTH, ulen);
   dv.setUint16(off + F_CHECKSUM, 0);
   if (withChecksum) {
-    const c = finish(sum16(b, off, ulen, pseudoHeaderSum(src, dst, IPPROTO_UDP, ulen)));
+    const c = checksum(b, off, ulen, pseudoHeaderSum(src, dst, IpProtocol.Udp, ulen));
     dv.setUint16(off + F_CHECKSUM, c === 0 ? 0xffff : c);
   }
   return UDP_HEADER_LEN;

@@ -21,7 +21,7 @@
  */
 import { macFromIp } from '../../conf/env';
 import { BufFlag, type BufferPool } from '../buffer_pool';
-import { NO_CHECKSUM_OFFLOAD, type Device, type DeviceCaps, type FlowSpec, type RxSink } from '../device';
+import { isUnicastMac, MAC_BROADCAST, NO_CHECKSUM_OFFLOAD, type Device, type DeviceCaps, type FlowSpec, type RxSink } from '../device';
 import { MAX_FILTER_MACS, macFilter } from './bpf';
 import {
   EAGAIN, EINTR, ENOBUFS, errno, PACKET_ADD_MEMBERSHIP, PACKET_DROP_MEMBERSHIP, PACKET_MR_MULTICAST, PACKET_MR_UNICAST,
@@ -53,7 +53,6 @@ export interface PacketDeviceOptions {
 }
 
 const BLOCK = 1 << 16;
-const BROADCAST = 0xffffffffffff;
 
 export interface PacketDeviceCounters {
   /** Frames the kernel put in the ring and drops because the ring was full (PACKET_STATISTICS, accumulated). */
@@ -84,7 +83,6 @@ export interface PacketDeviceCounters {
 export class PacketDevice implements Device {
   readonly caps: DeviceCaps;
   readonly waitFd: number;
-  readonly ifindex: number;
   /** The netdev's own MAC (the kernel's; never used by the device). */
   readonly netdevMac: number;
   private readonly sock: PacketSocket;
@@ -104,7 +102,7 @@ export class PacketDevice implements Device {
   constructor(readonly opts: PacketDeviceOptions) {
     const mac = opts.mac ?? (opts.ip !== undefined ? macFromIp(opts.ip) : undefined);
     if (mac === undefined) throw new TypeError('PacketDevice: give `mac` or `ip` (the default MAC is derived from the address)');
-    if (!Number.isInteger(mac) || mac <= 0 || mac >= BROADCAST || Math.floor(mac / 2 ** 40) & 1) {
+    if (!isUnicastMac(mac)) {
       throw new RangeError(`PacketDevice: mac must be a unicast 48-bit address, not ${mac}`);
     }
     const maxBurst = opts.maxBurst ?? 32;
@@ -132,12 +130,11 @@ export class PacketDevice implements Device {
     this.tx = new MmsgBatch(Math.max(1, Math.min(maxBurst, 1024)));
     this.txPos = new Int32Array(this.tx.capacity);
     this.waitFd = sock.fd;
-    this.ifindex = sock.ifindex;
   }
 
   /** The MACs the filter passes: own, broadcast, joined multicast. */
   private installFilter(): void {
-    this.sock.attachFilter(macFilter([this.caps.mac, BROADCAST, ...this.multicast.keys()]));
+    this.sock.attachFilter(macFilter([this.caps.mac, MAC_BROADCAST, ...this.multicast.keys()]));
   }
 
   rxBurst(pool: BufferPool, max: number, now: number, sink: RxSink): number {
@@ -190,14 +187,17 @@ export class PacketDevice implements Device {
       }
       // Everything from `took` up to `end` is taken (sent, or dummy, or refused and dropped).
       let end: number;
+      /** Frames of [took, end) handed to sendmmsg (sent, or refused); the rest of that range are dummies. */
+      let msgs = 0;
       let busy = false;
       if (m === 0) {
         end = count;
       } else {
         c.txCalls++;
-        const r = tx.send(this.sock.fd, 0, m);
+        const r = tx.send(this.sock.fd, m);
         if (r > 0) {
           c.txFrames += r;
+          msgs = r;
           end = pos[r - 1] + 1;
           busy = r < m;
         } else {
@@ -211,10 +211,11 @@ export class PacketDevice implements Device {
             c.txErrors++;
             c.txLastErrno = e;
             end = pos[0] + 1;
+            msgs = 1;
           }
         }
       }
-      for (let j = took; j < end; j++) if (pool.flags(ids[j]) & BufFlag.Dummy) c.txDummy++;
+      c.txDummy += end - took - msgs;
       took = end;
       if (busy) break;
     }

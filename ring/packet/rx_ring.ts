@@ -15,8 +15,7 @@
 import * as os from 'node:os';
 import type { PacketSocket } from './socket';
 import {
-  PACKET_RX_RING, SOL_PACKET, TP2_LEN, TP2_MAC, TP2_SNAPLEN, TP2_STATUS, TP_STATUS_KERNEL, TP_STATUS_USER, TPACKET2_SLL, TPACKET_REQ_SIZE,
-  SLL_PKTTYPE,
+  PACKET_RX_RING, SOL_PACKET, TP2_LEN, TP2_MAC, TP2_SNAPLEN, TP2_STATUS, TP_STATUS_KERNEL, TP_STATUS_USER, TPACKET_REQ_SIZE,
 } from './libc';
 
 export interface RxRingOptions {
@@ -94,11 +93,6 @@ export class RxRing {
   /** Length of the frame on the wire (tp_len; larger than captured() when the slot truncated it). */
   wireLength(slot: number): number {
     return this.words[(slot * this.frameSize + TP2_LEN) >> 2] >>> 0;
-  }
-
-  /** sll_pkttype the kernel recorded (PACKET_HOST, PACKET_BROADCAST, …). */
-  pktType(slot: number): number {
-    return this.bytes[slot * this.frameSize + TPACKET2_SLL + SLL_PKTTYPE];
   }
 
   /** Gives the slot back to the kernel. */

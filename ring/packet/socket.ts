@@ -39,6 +39,14 @@ export function fail(fn: string, hint = ''): never {
   throw new PacketError(fn, e, errnoName(e), h);
 }
 
+/** Closes `fd` (keeping errno for the report), then fails as `fail` does. */
+function failClosing(fd: number, fn: string, hint: string): never {
+  const e = errno();
+  libc().close(fd);
+  koffi.errno(e);
+  fail(fn, hint);
+}
+
 /**
  * Runs `fn` with the calling thread inside network namespace `name` (/run/netns/NAME, as
  * `ip netns add` makes it), then moves the thread back. setns(2) changes only the calling thread:
@@ -52,12 +60,7 @@ export function inNetns<T>(name: string | undefined, fn: () => T): T {
   const self = c.open('/proc/thread-self/ns/net', O_RDONLY | O_CLOEXEC) as number;
   if (self < 0) fail('open(/proc/thread-self/ns/net)');
   const target = c.open(`/run/netns/${name}`, O_RDONLY | O_CLOEXEC) as number;
-  if (target < 0) {
-    const e = errno();
-    c.close(self);
-    koffi.errno(e);
-    fail(`open(/run/netns/${name})`, `no network namespace '${name}' (ip netns list)`);
-  }
+  if (target < 0) failClosing(self, `open(/run/netns/${name})`, `no network namespace '${name}' (ip netns list)`);
   let back = true;
   try {
     if (c.setns(target, CLONE_NEWNET) !== 0) fail(`setns(${name}, CLONE_NEWNET)`);
@@ -96,12 +99,7 @@ export class PacketSocket {
       fd = c.socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) as number;
       if (fd < 0) fail('socket(AF_PACKET)');
       ifindex = c.if_nametoindex(ifname) as number;
-      if (ifindex === 0) {
-        const e = errno();
-        c.close(fd);
-        koffi.errno(e);
-        fail(`if_nametoindex(${ifname})`, `no such interface '${ifname}'${netns ? ` in network namespace '${netns}'` : ''} (ip link show)`);
-      }
+      if (ifindex === 0) failClosing(fd, `if_nametoindex(${ifname})`, `no such interface '${ifname}'${netns ? ` in network namespace '${netns}'` : ''} (ip link show)`);
     });
     this.fd = fd;
     this.ifindex = ifindex;
@@ -182,10 +180,6 @@ export class PacketSocket {
     this.mapBase = base;
     this.mapLen = len;
     return koffi.view(base as unknown as never, len) as ArrayBuffer;
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
   }
 
   /**

@@ -17,8 +17,6 @@ export class MmsgBatch {
   private base: bigint | null;
   private readonly dv: DataView;
   private readonly iovOff: number;
-  /** Precomputed pointers to mmsghdr[i] (a send starting mid-batch allocates no BigInt). */
-  private readonly ptrs: bigint[] = [];
   /** Address of the region iovecs point into, as a Number (user-space addresses are < 2^47). */
   private regionAddr = 0;
   private region: Uint8Array | null = null;
@@ -35,7 +33,6 @@ export class MmsgBatch {
       const m = i * MMSGHDR_SIZE;
       this.dv.setBigUint64(m + MSG_IOV, base + BigInt(this.iovOff + i * IOVEC_SIZE), true);
       this.dv.setBigUint64(m + MSG_IOVLEN, 1n, true);
-      this.ptrs.push(base + BigInt(m));
     }
   }
 
@@ -56,10 +53,10 @@ export class MmsgBatch {
     this.dv.setUint32(o + IOV_LEN + 4, 0, true);
   }
 
-  /** sendmmsg(fd, &msgs[from], count, MSG_DONTWAIT): messages sent, or -1 with errno set. */
-  send(fd: number, from: number, count: number): number {
+  /** sendmmsg(fd, msgs, count, MSG_DONTWAIT) for messages 0..count-1: messages sent, or -1 with errno set. */
+  send(fd: number, count: number): number {
     if (this.base === null) throw new Error('MmsgBatch: used after free');
-    return libc().sendmmsg(fd, this.ptrs[from], count, MSG_DONTWAIT) as number;
+    return libc().sendmmsg(fd, this.base, count, MSG_DONTWAIT) as number;
   }
 
   free(): void {

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnNode, tsvmaEnv } from '../helpers/engine';
 import { createLink, type Link } from '../helpers/netns';
 
 const dgram = path.join(__dirname, '..', '..', 'dist', 'lib', 'dgram.js');
@@ -251,7 +252,7 @@ describe('tsvma/dgram on the packet device against the kernel peer', () => {
   afterAll(async () => { await link?.destroy(); });
 
   it('an offloaded echo server answers a kernel client, and an offloaded client talks to a kernel server', async () => {
-    const env = { TSVMA_DEVICE: `packet:${link.a.ifname}`, TSVMA_ADDR: `${link.a.ip}/24` };
+    const env = tsvmaEnv(link);
     // Kernel side: an echo server on b and, after it, a client to tsvma's echo server.
     const kernel = link.b.spawn('python3', ['-c', `
 import socket, sys, time
@@ -285,7 +286,7 @@ for i in range(5):
   }, 30000);
 
   it('talks with socat and with Node (kernel sockets) on the kernel side, both ways', async () => {
-    const env = { TSVMA_DEVICE: `packet:${link.a.ifname}`, TSVMA_ADDR: `${link.a.ip}/24` };
+    const env = tsvmaEnv(link);
     // Kernel side: socat prints one datagram it receives; a kernel Node echo server; then socat sends one to tsvma.
     const sink = link.b.spawn('socat', ['-u', `UDP-RECV:9961,bind=${link.b.ip}`, 'STDOUT']);
     let sunk = '';
@@ -297,7 +298,7 @@ for i in range(5):
     let echoOut = '';
     echo.stdout!.on('data', (d: Buffer) => (echoOut += d.toString()));
     for (let i = 0; i < 500 && !echoOut.includes('ready'); i++) await new Promise((r) => setTimeout(r, 10));
-    const child = link.a.spawn('env', ['-i', `PATH=${process.env.PATH}`, 'VMA_CONFIG_FILE=/nonexistent/libvma.conf', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, '-e', `
+    const child = spawnNode(link.a, env, `
       const dgram = require(${JSON.stringify(dgram)});
       const s = dgram.createSocket('udp4');
       let n = 0;
@@ -306,7 +307,7 @@ for i in range(5):
         s.send('to socat', 9961, '${link.b.ip}');
         s.send('ping', 9962, '${link.b.ip}');
         console.log('ready', s.offloaded);
-      });`]);
+      });`);
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     for (let i = 0; i < 500 && !out.includes('ready'); i++) await new Promise((r) => setTimeout(r, 10));
@@ -320,14 +321,14 @@ for i in range(5):
   }, 30000);
 
   it('a flood while the program is busy: what does not fit is dropped and counted, every datagram accounted for, memory bounded', async () => {
-    const env = { TSVMA_DEVICE: `packet:${link.a.ifname}`, TSVMA_ADDR: `${link.a.ip}/24` };
+    const env = tsvmaEnv(link);
     const N = 20000;
     const runtimeJs = path.join(__dirname, '..', '..', 'dist', 'lib', 'runtime.js');
     // The program blocks its event loop right after binding (as a busy Node program would) until the
     // kernel has flooded it, then reports what it got and the drop counters.
     const flag = path.join(os.tmpdir(), `tsvma-flood-${process.pid}`);
     fs.rmSync(flag, { force: true });
-    const child = link.a.spawn('env', ['-i', `PATH=${process.env.PATH}`, 'VMA_CONFIG_FILE=/nonexistent/libvma.conf', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, '-e', `
+    const child = spawnNode(link.a, env, `
       const dgram = require(${JSON.stringify(dgram)});
       const { runtime } = require(${JSON.stringify(runtimeJs)});
       const s = dgram.createSocket({ type: 'udp4', recvBufferSize: 65536 });
@@ -348,7 +349,7 @@ for i in range(5):
           console.log(JSON.stringify({ got, bytes, kernelDrops: st['device.kernelDrops'], heapKB, offloaded: s.offloaded }));
           s.close();
         }, 1000);
-      }`]);
+      }`);
     let out = '';
     let err = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -7,10 +7,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { resolveConfig } from '../../conf';
-import { Engine } from '../../lib/engine';
+import type { Engine } from '../../lib/engine';
 import { formatIp, parseIp } from '../../proto/wire/addr';
 import { Udp, UdpDatagram } from '../../proto/stack/udp';
+import { openEngine } from '../helpers/engine';
 import { createLink, type Link } from '../helpers/netns';
 import { one, problems, tsharkFrames, tsharkMissing } from '../helpers/tshark';
 
@@ -25,7 +25,7 @@ describe('multicast with the kernel peer', () => {
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvma-mcast-'));
     link = await createLink({ tag: 'mcast', assignIpA: false });
-    engine = Engine.open(resolveConfig({ TSVMA_DEVICE: `packet:${link.a.ifname}`, TSVMA_ADDR: `${link.a.ip}/24` }), { netns: link.a.ns });
+    engine = openEngine(link);
     udp = new Udp(engine.stack);
   });
   afterAll(async () => {

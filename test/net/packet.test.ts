@@ -5,6 +5,7 @@
 import { resolveConfig } from '../../conf';
 import { Engine } from '../../lib/engine';
 import { formatMac, parseIp } from '../../proto/wire/addr';
+import { tsvmaEnv } from '../helpers/engine';
 import { createLink, type Link } from '../helpers/netns';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -16,7 +17,7 @@ describe('packet device + stack against the kernel peer', () => {
 
   beforeAll(async () => {
     link = await createLink({ tag: 'pkt', assignIpA: false });
-    const cfg = resolveConfig({ TSVMA_DEVICE: `packet:${link.a.ifname}`, TSVMA_ADDR: `${link.a.ip}/24` });
+    const cfg = resolveConfig(tsvmaEnv(link));
     engine = Engine.open(cfg, { netns: link.a.ns });
     mac = formatMac(cfg.mac!);
   });

@@ -1,8 +1,8 @@
 /** UDP sockets of the stack against the Linux kernel peer over veth (packet device). */
-import { resolveConfig } from '../../conf';
-import { Engine } from '../../lib/engine';
+import type { Engine } from '../../lib/engine';
 import { parseIp } from '../../proto/wire/addr';
 import { Errno, Udp, UdpDatagram } from '../../proto/stack/udp';
+import { openEngine } from '../helpers/engine';
 import { createLink, type Link } from '../helpers/netns';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -13,7 +13,7 @@ describe('UDP over the packet device against the kernel', () => {
   let udp: Udp;
   beforeAll(async () => {
     link = await createLink({ tag: 'udp', assignIpA: false });
-    engine = Engine.open(resolveConfig({ TSVMA_DEVICE: `packet:${link.a.ifname}`, TSVMA_ADDR: `${link.a.ip}/24` }), { netns: link.a.ns });
+    engine = openEngine(link);
     udp = new Udp(engine.stack);
   });
   afterAll(async () => {
@@ -90,7 +90,7 @@ describe('UDP fragments with the kernel', () => {
   let udp: Udp;
   beforeAll(async () => {
     link = await createLink({ tag: 'frag', assignIpA: false });
-    engine = Engine.open(resolveConfig({ TSVMA_DEVICE: `packet:${link.a.ifname}`, TSVMA_ADDR: `${link.a.ip}/24` }), { netns: link.a.ns });
+    engine = openEngine(link);
     udp = new Udp(engine.stack);
   });
   afterAll(async () => {
