@@ -8,6 +8,8 @@ import type { Interface } from '../proto/stack/interface';
 import { Stack } from '../proto/stack/stack';
 import type { Device } from '../ring/device';
 import { PacketDevice } from '../ring/packet/packet_device';
+import { EthDevice } from '../ring/verbs/eth_device';
+import { UdDevice } from '../ring/verbs/ud_device';
 import { Ring, type RingOptions } from '../ring/ring';
 import { SimWire } from '../ring/sim';
 import { Poller, type PollerOptions } from '../ring/poller';
@@ -76,6 +78,12 @@ export class Engine {
         break;
       case 'sim':
         device = (extra.wire ?? new SimWire()).attach(macFromIp(addr.ip));
+        break;
+      case 'verbs-eth':
+        device = new EthDevice({ dev: d.dev, port: d.port, mac: cfg.mac ?? macFromIp(addr.ip), rxDepth: Math.min(Math.max(64, cfg.vma.rxWre), 8192), maxBurst: cfg.vma.cqPollBatchMax, signalEvery: cfg.vma.txWreBatching });
+        break;
+      case 'verbs-ud':
+        device = new UdDevice({ dev: d.dev, port: d.port, mac: cfg.mac ?? macFromIp(addr.ip), rxDepth: Math.min(Math.max(64, cfg.vma.rxWre), 4096), maxBurst: cfg.vma.cqPollBatchMax, signalEvery: cfg.vma.txWreBatching });
         break;
       default:
         throw new Error(`TSVMA_DEVICE=${d.kind}: this device is not available yet (see docs/features.md)`);
