@@ -40,6 +40,16 @@ export const enum Errno {
   EHOSTUNREACH = 113,
   EBADF = 9,
   ENODEV = 19,
+  // TCP's (proto/tcp/types.ts TcpErrno has the same numbers).
+  EAGAIN = 11,
+  EPIPE = 32,
+  EOPNOTSUPP = 95,
+  ECONNABORTED = 103,
+  ECONNRESET = 104,
+  ENOTCONN = 107,
+  ETIMEDOUT = 110,
+  EALREADY = 114,
+  EINPROGRESS = 115,
 }
 
 /** The largest UDP payload over IPv4: 65535 - 20 (IP header) - 8 (UDP header). */

@@ -1,0 +1,149 @@
+/**
+ * TCP on a Stack: the wire side of the engine in proto/tcp (read proto/tcp/engine.ts first).
+ *
+ * RX: IPv4 protocol 6 → parseTcp (checksum verified unless the device did) → the engine's
+ * segmentIn (demux by 4-tuple, then listener by (ip, port), then (0.0.0.0, port); RST to segments
+ * for no socket, RFC 9293 §3.10.7.1). The RX buffer is released when the segment has been handled
+ * (payload bytes are copied into the connection's receive buffer).
+ * TX: a TX buffer from the interface's ring (headroom for IPv4 + Ethernet), payload copied from the
+ * connection's send buffer, emitTcp (checksum in software unless the device offloads it), then
+ * stack.sendIpv4. The ring is never flushed here: the caller (lib layer / poller) flushes after each
+ * API call and each poll.
+ * ICMP errors quoting TCP segments go to the engine (RFC 1122 §4.2.3.9, RFC 1191 path MTU).
+ *
+ * Errors are negative Linux errno values (TcpErrno; the same numbers as udp.ts's Errno).
+ */
+import type { Bytes } from '../wire/bytes';
+import { formatIp } from '../wire/addr';
+import { IpProtocol, type Ipv4Repr } from '../wire/ipv4';
+import { WireStatus } from '../wire/status';
+import { emitTcp, parseTcp, tcpHeaderLen, TcpRepr } from '../wire/tcp';
+import type { ByteRing } from '../tcp/byte_ring';
+import { TcpEngine, type TcpHost, type TcpOptions, type TcpRoute } from '../tcp/engine';
+import { TcpSocket } from '../tcp/socket';
+import type { Interface } from './interface';
+import { TX_HEADROOM, type Ipv4SendOptions, type Stack } from './stack';
+import type { TimerWheel } from './timer_wheel';
+
+export { TcpSocket, DEFAULT_RCVBUF as TCP_DEFAULT_RCVBUF, DEFAULT_SNDBUF as TCP_DEFAULT_SNDBUF } from '../tcp/socket';
+export type { TcpInfo, TcpSocketCounters } from '../tcp/socket';
+export { TcpState, tcpStateName, TcpErrno, TCP_EPHEMERAL_LOW, TCP_EPHEMERAL_HIGH, defaultTcpTimings } from '../tcp/types';
+export type { TcpTimings } from '../tcp/types';
+export type { TcpOptions, TcpCounters } from '../tcp/engine';
+
+/** TCP segments leave with DF set (RFC 1191 path MTU discovery), TTL 64. */
+const TCP_IP_OPTIONS: Ipv4SendOptions = Object.freeze({ ttl: 64, dontFragment: true });
+
+/** The TcpHost of a Stack: routes through the stack, TX buffers from the interface's ring. */
+class StackHost implements TcpHost {
+  readonly timers: TimerWheel;
+
+  constructor(private readonly stack: Stack) {
+    this.timers = stack.timers;
+  }
+
+  isLocal(ip: number): boolean {
+    return this.stack.isLocal(ip >>> 0) !== null;
+  }
+
+  route(dst: number): TcpRoute | null {
+    const r = this.stack.route(dst >>> 0);
+    if (r === null) return null;
+    // To one of our own addresses the frame loops inside the stack (sendIpv4); the source is the interface's.
+    return { src: r.ifc.ip, mtu: r.ifc.mtu, handle: r.ifc };
+  }
+
+  transmit(s: TcpSocket | null, r: TcpRepr, src: number, dst: number, data: ByteRing | null, pos: number, now: number): boolean {
+    let ifc = s !== null ? (s.routeHandle as Interface | null) : null;
+    if (ifc === null) {
+      const rt = this.stack.route(dst >>> 0);
+      if (rt === null) return false;
+      ifc = rt.ifc;
+    }
+    const ring = ifc.ring;
+    const id = ring.allocTx(TX_HEADROOM);
+    if (id < 0) {
+      this.stack.counters.txNoBuffer++;
+      return false;
+    }
+    const pool = ring.txPool;
+    const start = pool.start(id);
+    const hlen = tcpHeaderLen(r);
+    const len = r.payloadLength;
+    if (pool.tailroom(id) < hlen + len) {
+      pool.release(id);
+      return false;
+    }
+    if (len > 0 && data !== null) data.copyOut(pos, pool.buf, start + hlen, len);
+    pool.append(id, hlen + len);
+    emitTcp(r, ifc.txBytes, start, src | 0, dst | 0, !ring.device.caps.txChecksum.tcp);
+    // Addresses as `| 0`: an unsigned address above 2^31 becomes a heap number per call (sendIpv4 normalises them).
+    this.stack.sendIpv4(ifc, id, dst | 0, IpProtocol.Tcp, now, TCP_IP_OPTIONS, src | 0);
+    return true;
+  }
+}
+
+export class Tcp extends TcpEngine {
+  private readonly rx = new TcpRepr();
+
+  constructor(readonly stack: Stack, opts: TcpOptions = {}) {
+    super(new StackHost(stack), opts);
+    stack.setProtocolHandler(IpProtocol.Tcp, (ifc, ip, id, off, len, now) => this.input(ifc, ip, id, off, len, now));
+    stack.setIcmpErrorHandler(IpProtocol.Tcp, (type, code, quoted, l4Off, b) => this.icmpInput(type, code, quoted, l4Off, b));
+  }
+
+  private input(ifc: Interface, ip: Ipv4Repr, id: number, off: number, len: number, now: number): void {
+    const pool = ifc.ring.rxPool;
+    const seg = this.rx;
+    const verify = !ifc.ring.device.caps.rxChecksum.tcp && (pool.flags(id) & 2 /* BufFlag.RxL4ChecksumOk */) === 0;
+    const st = parseTcp(ifc.rxBytes, off, len, seg, ip.src | 0, ip.dst | 0, verify);
+    if (st !== WireStatus.Ok) {
+      if (st === WireStatus.BadChecksum) this.counters.badChecksum++;
+      else this.counters.malformed++;
+      pool.release(id);
+      return;
+    }
+    // RFC 9293 §3.9.1 / RFC 1122 §4.2.3.10: segments to or from broadcast/multicast are not for TCP.
+    if (ip.dst !== ifc.ip && !ifc.owns(ip.dst)) {
+      this.counters.malformed++;
+      pool.release(id);
+      return;
+    }
+    try {
+      this.segmentIn(ip.src | 0, ip.dst | 0, seg, ifc.rxBytes.u8, off + seg.dataOffset, now); // `| 0`: no heap number per call (see parseTcp)
+    } finally {
+      pool.release(id);
+    }
+  }
+
+  /**
+   * The ICMP error's quoted header: ports and sequence number (the first 8 bytes). The next-hop MTU
+   * of a fragmentation-needed message sits in the ICMP header just before the quoted IPv4 header.
+   */
+  private icmpInput(type: number, code: number, quoted: Ipv4Repr, l4Off: number, b: Bytes): void {
+    const dv = b.dv;
+    const sport = dv.getUint16(l4Off);
+    const dport = dv.getUint16(l4Off + 2);
+    const sq = dv.getUint32(l4Off + 4);
+    let mtu = 0;
+    if (type === 3 && code === 4) {
+      // Find the quoted IPv4 header's start (its IHL says how far back it is), then the MTU 2 bytes before it.
+      for (let ihl = 20; ihl <= 60; ihl += 4) {
+        const at = l4Off - ihl;
+        if (at < 8) break;
+        if (dv.getUint8(at) === (0x40 | (ihl >>> 2))) {
+          mtu = dv.getUint16(at - 2);
+          break;
+        }
+      }
+    }
+    // ICMP errors carry no `now`: the time of the last segment or timer stands in.
+    this.icmpError(quoted.src >>> 0, sport, quoted.dst >>> 0, dport, sq, type, code, mtu, this.lastNow);
+  }
+
+  /** For logs: `tcp 198.18.0.2:80 > 198.18.0.1:40000 ESTABLISHED`. */
+  static describe(s: TcpSocket): string {
+    const remote = s.remotePort ? ` > ${formatIp(s.remoteIp)}:${s.remotePort}` : '';
+    return `tcp ${formatIp(s.localIp)}:${s.localPort}${remote} ${s.info().state}`;
+  }
+}
