@@ -6,12 +6,15 @@
  *
  * CommonJS: Module._load maps the two names to tsvma/dgram. ESM: a resolve hook registered with
  * `module.register` does the same. tsvma's own modules keep getting Node's dgram (they pass sockets
- * through to it). `net` keeps Node's module until TCP is offloaded.
+ * through to it). `net` keeps Node's own module: its Socket and Server classes are patched instead
+ * (lib/net.ts offloadNodeNet), so every TCP socket of the process — http's included — goes through
+ * the offload decision.
  */
 import Module from 'node:module';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from './config';
+import { offloadNodeNet } from './net';
 
 try {
   loadConfig(process.env);
@@ -45,3 +48,5 @@ if (!M._load.tsvmaHooked) {
     });
   }
 }
+
+offloadNodeNet();

@@ -1,9 +1,10 @@
 /**
- * The process's offload runtime: the engine TSVMA_DEVICE names (made on first use), the UDP layer
- * on it, and the offload decision for each socket (libvma.conf rules, VMA_OFFLOADED_SOCKETS).
+ * The process's offload runtime: the engine TSVMA_DEVICE names (made on first use), the UDP and TCP
+ * layers on it, and the offload decision for each socket (libvma.conf rules, VMA_OFFLOADED_SOCKETS).
  * With no device configured there is no runtime and every socket passes through to Node.
  */
 import { matchRule, type Role } from '../conf';
+import { Tcp } from '../proto/stack/tcp';
 import { Udp } from '../proto/stack/udp';
 import { isMulticastIpv4 } from '../proto/wire/addr';
 import { loadConfig, type LoadedConfig } from './config';
@@ -12,6 +13,7 @@ import { Engine } from './engine';
 export interface Runtime {
   readonly engine: Engine;
   readonly udp: Udp;
+  readonly tcp: Tcp;
   readonly loaded: LoadedConfig;
   /** Offloaded sockets that keep the process alive (ref'd). */
   refs: number;
@@ -28,7 +30,7 @@ export function runtime(): Runtime | null {
     return rt;
   }
   const engine = Engine.open(loaded.config);
-  rt = { engine, udp: new Udp(engine.stack), loaded, refs: 0 };
+  rt = { engine, udp: new Udp(engine.stack), tcp: new Tcp(engine.stack), loaded, refs: 0 };
   return rt;
 }
 
