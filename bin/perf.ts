@@ -17,7 +17,7 @@ import { MAX_MSG_SIZE, MIN_MSG_SIZE } from './perf/message';
 import { runServer } from './perf/server';
 import { version } from '../lib/version';
 
-const usage = `usage: tsvma perf <mode> [options]     (a UDP subset of sockperf, on tsvma/dgram)
+const usage = `usage: tsvma perf <mode> [options]     (a subset of sockperf, on tsvma/dgram or, with --tcp, tsvma/net)
 
 modes:
   server (sr)       answer sockperf clients until Ctrl-C
@@ -27,7 +27,8 @@ modes:
 
 options (all modes):
   -i, --ip IP             server address (client: required; server: default 0.0.0.0)
-  -p, --port N            UDP port (default 11111)
+  -p, --port N            port (default 11111)
+  --tcp                   messages over TCP (tsvma/net) instead of UDP datagrams
   -m, --msg-size N        message size in bytes, ${MIN_MSG_SIZE}..${MAX_MSG_SIZE} (client default ${MIN_MSG_SIZE};
                           server: the largest accepted, default ${MAX_MSG_SIZE})
 client options:
@@ -59,7 +60,7 @@ const VALUED: Record<string, string> = {
   '-F': 'iomux', '--iomux-type': 'iomux',
 };
 const FLAGS: Record<string, string> = {
-  '--full-rtt': 'full-rtt', '--giga-size': 'giga-size', '--dont-reply': 'dont-reply',
+  '--full-rtt': 'full-rtt', '--giga-size': 'giga-size', '--dont-reply': 'dont-reply', '--tcp': 'tcp',
   '--dontwarmup': 'ignored', '--no-rdtsc': 'ignored',
 };
 const CLIENT_ONLY = new Set(['time', 'mps', 'reply-every', 'full-log', 'full-rtt', 'giga-size', 'client_ip', 'client_port']);
@@ -142,12 +143,12 @@ export async function perf(args: string[]): Promise<number> {
     const iomux = m.get('iomux');
     if (iomux !== undefined && !/^(s|select|p|poll|e|epoll|r|recvfrom)$/.test(iomux)) throw new ArgError(`-F/--iomux-type takes s|select|p|poll|e|epoll|r|recvfrom (got '${iomux}')`);
     const port = intArg(m, 'port', '-p/--port', 1, 65535, 11111);
-    const banner = (): void => out(`== version #3.7-compatible (tsvma perf ${version}: UDP subset) ==`);
+    const banner = (): void => out(`== version #3.7-compatible (tsvma perf ${version}: UDP and TCP subset) ==`);
     if (mode === 'server') {
       const ip = ipArg(m, 'ip', '-i/--ip', '0.0.0.0');
       const maxSize = intArg(m, 'msg-size', '-m/--msg-size', MIN_MSG_SIZE, MAX_MSG_SIZE, MAX_MSG_SIZE);
       banner();
-      return await runServer({ ip, port, maxSize, dontReply: m.has('dont-reply') }, out);
+      return await runServer({ ip, port, maxSize, dontReply: m.has('dont-reply'), tcp: m.has('tcp') }, out);
     }
     const ip = ipArg(m, 'ip', '-i/--ip', null);
     const msgSize = intArg(m, 'msg-size', '-m/--msg-size', MIN_MSG_SIZE, MAX_MSG_SIZE, MIN_MSG_SIZE);
@@ -164,6 +165,7 @@ export async function perf(args: string[]): Promise<number> {
       gigaSize: m.has('giga-size'),
       clientIp: ipArg(m, 'client_ip', '--client_ip', '0.0.0.0'),
       clientPort: intArg(m, 'client_port', '--client_port', 0, 65535, 0),
+      tcp: m.has('tcp'),
     };
     if (o.fullLog !== null) {
       try {

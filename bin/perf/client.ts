@@ -1,5 +1,6 @@
 /**
- * The sockperf client modes over tsvma/dgram: ping-pong, under-load, throughput.
+ * The sockperf client modes over tsvma/dgram (or tsvma/net with --tcp): ping-pong, under-load,
+ * throughput.
  *
  * No busy loop: tsvma's stack is polled from Node's event loop, so a loop that never yields would
  * starve it. Ping-pong at --mps=max is driven by 'message': each reply records its sample and sends
@@ -15,9 +16,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { createSocket, type Socket } from '../../lib/dgram';
 import { clientMessage, FLAG_CLIENT, FLAG_PONG, FLAG_WARMUP, HEADER_LEN, readFlags, readSeq, writeFlags, writeSeq } from './message';
 import { latencyReport, streamReport, type LatencySummary } from './report';
+import { openClient, type ClientTransport } from './transport';
 
 export type ClientMode = 'ping-pong' | 'under-load' | 'throughput';
 
@@ -35,6 +36,8 @@ export interface ClientOptions {
   gigaSize: boolean;
   clientIp: string;
   clientPort: number;
+  /** sockperf's --tcp. */
+  tcp: boolean;
 }
 
 /** sockperf's caps for --mps=max, printed in the full log's parameter line (defs.h MPS_MAX_PP / MPS_MAX_UL). */
@@ -55,19 +58,20 @@ export interface ClientResult {
   rate: number;
 }
 
-export function stackLine(s: Socket): string {
+export function stackLine(offloaded: boolean, tcp = false): string {
   const dev = process.env.TSVMA_DEVICE;
-  if (s.offloaded) return `tsvma: socket offloaded to tsvma's user-space stack (TSVMA_DEVICE=${dev}, TSVMA_ADDR=${process.env.TSVMA_ADDR ?? ''})`;
-  if (dev) return `tsvma: kernel socket (Node dgram): TSVMA_DEVICE=${dev} is set but this socket was not offloaded (address not tsvma's, or a libvma.conf rule / VMA_OFFLOADED_SOCKETS says os)`;
-  return 'tsvma: kernel socket (Node dgram; TSVMA_DEVICE unset)';
+  const node = tcp ? 'Node net' : 'Node dgram';
+  if (offloaded) return `tsvma: socket offloaded to tsvma's user-space stack (TSVMA_DEVICE=${dev}, TSVMA_ADDR=${process.env.TSVMA_ADDR ?? ''})`;
+  if (dev) return `tsvma: kernel socket (${node}): TSVMA_DEVICE=${dev} is set but this socket was not offloaded (address not tsvma's, or a libvma.conf rule / VMA_OFFLOADED_SOCKETS says os)`;
+  return `tsvma: kernel socket (${node}; TSVMA_DEVICE unset)`;
 }
 
-export function addressLine(ip: string, port: number): string {
-  return `[ 0] IP = ${ip.padEnd(15)} PORT = ${String(port).padStart(5)} # UDP`;
+export function addressLine(ip: string, port: number, tcp = false): string {
+  return `[ 0] IP = ${ip.padEnd(15)} PORT = ${String(port).padStart(5)} # ${tcp ? 'TCP' : 'UDP'}`;
 }
 
 class Client {
-  private readonly s: Socket;
+  private s!: ClientTransport;
   private readonly bufs: Buffer[] = [];
   private readonly pingPong: boolean;
   private readonly stream: boolean;
@@ -101,7 +105,6 @@ class Client {
     this.tx = new Float64Array(expected);
     this.rx = new Float64Array(expected);
     for (let i = 0; i < RING; i++) this.bufs.push(clientMessage(o.msgSize));
-    this.s = createSocket('udp4');
     this.onMessage = this.onMessage.bind(this);
     this.pace = this.pace.bind(this);
     this.check = this.check.bind(this);
@@ -112,11 +115,9 @@ class Client {
   run(): Promise<ClientResult> {
     return new Promise((resolve) => {
       this.finished = resolve;
-      const s = this.s;
-      s.on('message', this.onMessage);
-      s.on('error', this.onError);
-      s.once('listening', () => {
-        this.out(stackLine(s));
+      const ready = (s: ClientTransport): void => {
+        this.s = s;
+        this.out(stackLine(s.offloaded, this.o.tcp));
         this.out('Starting test...');
         process.once('SIGINT', this.finish);
         process.once('SIGTERM', this.finish);
@@ -125,17 +126,17 @@ class Client {
         if (this.pingPong) this.watchdog = setInterval(this.check, LOST_MS / 4);
         if (this.pingPong && this.intervalMs === 0) this.sendOne();
         else this.pace();
-      });
-      s.bind(this.o.clientPort, this.o.clientIp);
+      };
+      const o = this.o;
+      openClient(o.tcp, o.ip, o.port, o.clientIp, o.clientPort, { ready, message: this.onMessage, error: this.onError });
     });
   }
 
-  private onError(e: Error): void {
-    if (this.start === 0) {
-      // Bind failed: nothing was sent.
+  private onError(e: Error, beforeReady = false): void {
+    if (beforeReady || this.start === 0) {
+      // Bind or connect failed: nothing was sent.
       process.stderr.write(`tsvma perf: ${e.message}\n`);
-      this.s.removeListener('message', this.onMessage);
-      try { this.s.close(); } catch { /* not running */ }
+      if (this.s) this.s.close();
       this.finished({ code: 1, latency: null, rate: 0 });
       return;
     }
@@ -167,7 +168,7 @@ class Client {
       this.awaiting = true;
     }
     this.lastTx = now;
-    this.s.send(b, this.o.port, this.o.ip);
+    this.s.send(b);
   }
 
   private onMessage(msg: Buffer): void {
@@ -213,7 +214,7 @@ class Client {
       if (due > BATCH) due = BATCH;
     }
     if (this.pingPong && due > 1) due = 1;
-    if (due > 0 && this.s.getSendQueueCount() > MAX_QUEUED) due = 0;
+    if (due > 0 && this.s.queued() > MAX_QUEUED) due = 0;
     for (let i = 0; i < due; i++) this.sendOne();
     if (this.pingPong && this.awaiting) return;
     const wait = this.intervalMs === 0 ? 0 : this.start + this.seq * this.intervalMs - performance.now();
@@ -261,6 +262,6 @@ class Client {
 }
 
 export function runClient(o: ClientOptions, out: (s: string) => void): Promise<ClientResult> {
-  process.stdout.write(`sockperf[CLIENT] send on:\n${addressLine(o.ip, o.port)}\n`);
+  process.stdout.write(`sockperf[CLIENT] send on:\n${addressLine(o.ip, o.port, o.tcp)}\n`);
   return new Client(o, out).run();
 }

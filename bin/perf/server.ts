@@ -1,5 +1,5 @@
 /**
- * sockperf's UDP server over tsvma/dgram: counts client messages, answers those that ask for a
+ * sockperf's server over tsvma/dgram (or tsvma/net with --tcp): counts client messages, answers those that ask for a
  * pong with the same bytes (client flag cleared) to the sender, until SIGINT or SIGTERM; then prints
  * "Total N messages received and handled" as sockperf does.
  *
@@ -7,8 +7,8 @@
  * its own, on kernel and offloaded sockets alike), so the server allocates nothing of its own per
  * message.
  */
-import { createSocket, type RemoteInfo } from '../../lib/dgram';
 import { addressLine, stackLine } from './client';
+import { openServer, type ServerTransport } from './transport';
 import { FLAG_CLIENT, FLAG_PONG, FLAG_WARMUP, HEADER_LEN, readFlags, readLength, writeFlags } from './message';
 
 export interface ServerOptions {
@@ -17,16 +17,18 @@ export interface ServerOptions {
   /** Largest message length (header field) accepted; longer ones are ignored, as sockperf's -m. */
   maxSize: number;
   dontReply: boolean;
+  /** sockperf's --tcp: messages over a TCP stream (tsvma/net) instead of datagrams. */
+  tcp: boolean;
 }
 
 export function runServer(o: ServerOptions, out: (s: string) => void): Promise<number> {
   return new Promise((resolve) => {
-    const s = createSocket('udp4');
+    let s: ServerTransport | null = null;
     let received = 0;
     let tooLong = 0;
     let sendErrors = 0;
     let listening = false;
-    const onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+    const onMessage = (msg: Buffer, reply: (b: Buffer, len: number) => void): void => {
       if (msg.length < HEADER_LEN) return;
       const len = readLength(msg);
       if (len > o.maxSize) {
@@ -38,8 +40,7 @@ export function runServer(o: ServerOptions, out: (s: string) => void): Promise<n
       received++;
       if ((flags & FLAG_PONG) === 0 || o.dontReply) return;
       writeFlags(msg, flags & ~FLAG_CLIENT);
-      if (len >= msg.length) s.send(msg, rinfo.port, rinfo.address);
-      else s.send(msg, 0, len < HEADER_LEN ? HEADER_LEN : len, rinfo.port, rinfo.address);
+      reply(msg, len < HEADER_LEN ? HEADER_LEN : len);
     };
     const stop = (signal: NodeJS.Signals): void => {
       process.removeListener('SIGINT', stop);
@@ -48,27 +49,29 @@ export function runServer(o: ServerOptions, out: (s: string) => void): Promise<n
       out(received ? `Total ${received} messages received and handled` : 'No messages were received on the server.');
       if (tooLong) out(`tsvma: ${tooLong} messages longer than -m ${o.maxSize} ignored`);
       if (sendErrors) out(`tsvma: ${sendErrors} reply send errors`);
-      s.close(() => resolve(0));
+      if (s) s.close(() => resolve(0));
+      else resolve(0);
     };
-    s.on('message', onMessage);
-    s.on('error', (e: Error) => {
-      if (!listening) {
-        process.stderr.write(`tsvma perf server: ${e.message}\n`);
-        process.removeListener('SIGINT', stop);
-        process.removeListener('SIGTERM', stop);
-        try { s.close(); } catch { /* not running */ }
-        resolve(1);
-        return;
-      }
-      sendErrors++;
-    });
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
-    s.bind(o.port, o.ip, () => {
-      listening = true;
-      process.stdout.write(`sockperf: [SERVER] listen on:\n${addressLine(o.ip, o.port)}\n`);
-      out(stackLine(s));
-      out('using the message event of tsvma/dgram to receive (no busy loop)');
+    openServer(o.tcp, o.ip, o.port, onMessage, {
+      ready: (t) => {
+        s = t;
+        listening = true;
+        process.stdout.write(`sockperf: [SERVER] listen on:\n${addressLine(o.ip, o.port, o.tcp)}\n`);
+        out(stackLine(t.offloaded, o.tcp));
+        out(o.tcp ? 'using the data event of tsvma/net to receive (no busy loop)' : 'using the message event of tsvma/dgram to receive (no busy loop)');
+      },
+      error: (e) => {
+        if (!listening) {
+          process.stderr.write(`tsvma perf server: ${e.message}\n`);
+          process.removeListener('SIGINT', stop);
+          process.removeListener('SIGTERM', stop);
+          resolve(1);
+          return;
+        }
+        sendErrors++;
+      },
     });
   });
 }

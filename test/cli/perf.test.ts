@@ -119,7 +119,7 @@ describe('tsvma perf: arguments', () => {
       [['pp', '-i', '127.0.0.1', '-t', '0'], /-t\/--time takes a whole number from 1/],
       [['pp'], /-i\/--ip IP is required for a client/],
       [['pp', '-i', '::1'], /takes an IPv4 address/],
-      [['pp', '-i', '127.0.0.1', '--tcp'], /unknown option '--tcp'/],
+      [['pp', '-i', '127.0.0.1', '--no-such-option'], /unknown option '--no-such-option'/],
       [['pp', '-i', '127.0.0.1', '-p'], /-p needs a value/],
       [['sr', '-t', '1'], /--time is a client option/],
       [['pp', '-i', '127.0.0.1', '--reply-every', '10'], /--reply-every is for under-load only/],
@@ -296,6 +296,41 @@ describe('tsvma perf offloaded (packet device over veth) ⇄ sockperf on the ker
       expect(num(tp.out, RATE)).toBeGreaterThan(15000);
       out = await srv.stop();
       expect(num(out, HANDLED)).toBeGreaterThanOrEqual(pings - 1 + tpSent * 0.99);
+    } finally {
+      out = await srv.stop();
+    }
+  });
+  itVeth('--tcp: answers a real sockperf TCP ping-pong client from tsvma\'s TCP', async () => {
+    const l = link!;
+    const [cmd, ...args] = offload();
+    const srv = await startServer(spawn('ip', inNs(l.a.ns, [cmd, ...args, 'server', '--tcp', '-i', l.a.ip, '-p', '11112']), { stdio: ['ignore', 'pipe', 'pipe'] }), /^sockperf: tsvma: socket offloaded/m);
+    let out = '';
+    try {
+      const pp = run('ip', inNs(l.b.ns, ['sockperf', 'pp', '--tcp', '-i', l.a.ip, '-p', '11112', '-t', '1', '-m', '64']));
+      expect(pp.code).toBe(0);
+      expect(pp.out).not.toMatch(/ERROR|No messages were received/);
+      expectSaneLatency(pp.out);
+      const pings = num(pp.out, /\[Total Run\].*SentMessages=(\d+)/);
+      out = await srv.stop();
+      expect(num(out, HANDLED)).toBeGreaterThanOrEqual(pings - 1);
+    } finally {
+      out = await srv.stop();
+    }
+    expect(out).toMatch(/PORT = 11112 # TCP/);
+  });
+
+  itVeth('--tcp: ping-pong and throughput from tsvma\'s TCP against a real sockperf TCP server', async () => {
+    const l = link!;
+    const srv = await startServer(spawn('ip', inNs(l.b.ns, ['stdbuf', '-oL', 'sockperf', 'server', '--tcp', '-i', l.b.ip, '-p', '11113']), { stdio: ['ignore', 'pipe', 'pipe'] }), /to block on socket/);
+    let out = '';
+    try {
+      const pp = run('ip', inNs(l.a.ns, [...offload(), 'pp', '--tcp', '-i', l.b.ip, '-p', '11113', '-t', '1', '-m', '64']));
+      expect(pp.code).toBe(0);
+      expect(pp.out).toMatch(/^sockperf: tsvma: socket offloaded to tsvma's user-space stack/m);
+      expectSaneLatency(pp.out);
+      const pings = num(pp.out, /\[Total Run\].*SentMessages=(\d+)/);
+      out = await srv.stop();
+      expect(num(out, HANDLED)).toBeGreaterThanOrEqual(pings - 1);
     } finally {
       out = await srv.stop();
     }
