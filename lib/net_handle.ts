@@ -531,6 +531,9 @@ export class PendingTcpHandle extends Handle {
     return 0;
   }
 
+  /** The `onread` option's buffer: applied again to whichever handle takes over (attachHandle). */
+  useUserBuffer(): void {}
+
   setNoDelay(on: boolean): number {
     this.noDelay = on;
     return 0;

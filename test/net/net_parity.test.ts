@@ -156,6 +156,18 @@ const scenarios: Record<string, string> = {
       c.setEncoding('utf8');
       c.on('end', () => clog.push('client end'));
     });`,
+
+  corkAndOnread: `
+    const server = net.createServer((c) => {
+      off(c);
+      c.cork(); c.write('a'); c.write(Buffer.from('b')); c.write('c', 'latin1'); process.nextTick(() => { c.uncork(); c.end(); });
+      c.on('close', () => server.close(done));
+    });
+    server.listen(9707, '127.0.0.1', () => {
+      const chunks = [];
+      const c = net.connect({ port: 9707, host: '127.0.0.1', onread: { buffer: Buffer.alloc(2), callback: (n, buf) => { chunks.push(buf.toString('latin1', 0, n)); } } }, () => off(c));
+      c.on('end', () => clog.push(['onread got', chunks.join(''), chunks.every((x) => x.length <= 2), c.bytesRead]));
+    });`,
 };
 
 describe('tsvma/net parity with node:net (loopback offload)', () => {
