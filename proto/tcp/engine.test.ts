@@ -439,6 +439,19 @@ describe('ESTABLISHED', () => {
     expect(h.events.filter((e) => e === 's:readable')).toHaveLength(19);
   });
 
+  it('never lets TSval go backwards when a caller passes an older `now` (RFC 7323 §5.4; the peer would drop it by PAWS)', () => {
+    const h = new Harness();
+    const { s } = h.passive({ ts: true });
+    h.e.setNoDelay(s, true);
+    expect(h.e.send(s, bytes(100), 0, 100, h.now + 5)).toBe(100); // an API call with a fresher clock read
+    const [first] = h.out();
+    expect(first.hasTimestamp).toBe(true);
+    expect(h.e.send(s, bytes(100), 0, 100, h.now)).toBe(100); // then the poll turn's older `now`
+    const later = h.out();
+    expect(later.length).toBeGreaterThan(0);
+    for (const x of later) expect(((x.tsVal - first.tsVal) | 0) >= 0).toBe(true);
+  });
+
   it('sends data in MSS segments with PSH on the last, and frees the send buffer on ACK', () => {
     const h = new Harness();
     const { s, iss } = h.passive({});
