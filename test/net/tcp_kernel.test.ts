@@ -2,7 +2,7 @@
  * tsvma's TCP against the Linux kernel over a veth pair: tsvma (packet device, namespace a) and the
  * kernel's own sockets (namespace b), both directions — options negotiated as tshark decodes them,
  * large transfers checked by sha256 (clean, and with 5% random loss applied by nftables on the kernel
- * side), half-close and abortive close as the kernel sees them, curl against an http server on tsvma.
+ * side), half-close and abortive close as the kernel sees them, curl and wrk against an http server on tsvma.
  */
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -204,7 +204,7 @@ except ConnectionResetError:
     await server.exited;
   }, 60000);
 
-  test('curl against an unmodified http server run with tsvma/register', async () => {
+  test('curl and wrk against an unmodified http server run with tsvma/register', async () => {
     const server = watch(spawnNode(link.a, tsvmaEnv(link), `
       require(${JSON.stringify(register)});
       const http = require('http');
@@ -218,6 +218,13 @@ except ConnectionResetError:
     expect(curl.stderr).toBe('');
     expect(curl.code).toBe(0);
     expect(curl.stdout.trim().split('\n')).toEqual(urls.map((_, i) => `hello /r${i} true`));
+    // wrk: 2 threads, 20 keep-alive connections for 3 s — no socket errors, no non-2xx answers.
+    const wrk = await link.b.exec('wrk', ['-t', '2', '-c', '20', '-d', '3s', `http://${link.a.ip}:7006/wrk`], { timeoutMs: 30000 });
+    expect(wrk.code).toBe(0);
+    expect(wrk.stdout).not.toMatch(/Socket errors|Non-2xx/);
+    const requests = Number(/(\d+) requests in/.exec(wrk.stdout)?.[1] ?? 0);
+    expect(requests).toBeGreaterThan(100);
+    console.log(`wrk against tsvma http: ${/Requests\/sec:\s+([\d.]+)/.exec(wrk.stdout)?.[1]} requests/s, ${requests} requests, 0 errors`);
     server.kill();
     await server.exited;
   }, 60000);
