@@ -5,12 +5,19 @@
  *
  *   node dist/bench/verbs_peer.js ud|rc server|client DEV ITERS SIZE
  *
+ * Environment (bench variants): TSVMA_PEER_SIGNAL_EVERY=N signals every Nth send only;
+ * TSVMA_PEER_WARMUP=W runs W untimed round trips first, TSVMA_PEER_SEGMENTS=K then K timed
+ * segments of ITERS (`DONE` adds `segments`: µs/iter of each; same W and K on both sides);
+ * TSVMA_PEER_C_LOOP=dist/bench/libverbs_cost.so runs the timed loop in C (bench/verbs_cost.c) on
+ * this process's QP/CQ/WRs, for the cost of the Node process itself without JS or koffi per call.
+ *
  * Protocol (one JSON line each): prints `INFO {qpn, psn, gid, gidIndex, lid}`; reads
  * `PEER {…the other side's INFO…}`; connects; prints `READY`; the client waits for `GO`. Then the
  * client sends ITERS messages of SIZE bytes, each answered by the server, busy-polling its CQ
  * (as ibv_*_pingpong do by default), checks every reply's sequence number and prints
  * `DONE {iters, usPerIter, ok}`; the server prints `DONE {iters}` after ITERS replies.
  */
+import koffi from 'koffi';
 import * as readline from 'node:readline';
 import { Context, IBV_QPT_RC, IBV_QPT_UD, IBV_SEND_SIGNALED, IBV_WC_RECV, IBV_WC_SUCCESS, RecvWrs, SendWrs, WcArray } from '../verbs';
 
@@ -20,6 +27,14 @@ const size = Number(sizeArg ?? 1024);
 const QKEY = 0x11111111;
 const PORT = 1;
 const RX = 16;
+/** Receive slots reposted per ibv_post_recv (TSVMA_PEER_RX_BATCH, 1…RX/2; default RX/2). */
+const RX_BATCH = Math.min(RX / 2, Math.max(1, Number(process.env.TSVMA_PEER_RX_BATCH ?? RX / 2)));
+/** Signal every Nth send (1: every send, as ibv_*_pingpong do); waits for send completions only when signalled. */
+const SIGNAL_EVERY = Math.max(1, Number(process.env.TSVMA_PEER_SIGNAL_EVERY ?? 1));
+/** Untimed round trips before the timed ITERS (both sides must agree), so V8 has compiled the loop. */
+const WARMUP = Math.max(0, Number(process.env.TSVMA_PEER_WARMUP ?? 0));
+/** The timed part as this many back-to-back segments of ITERS each, each timed on its own (same on both sides). */
+const SEGMENTS = Math.max(1, Number(process.env.TSVMA_PEER_SEGMENTS ?? 1));
 
 function out(tag: string, v?: unknown): void {
   process.stdout.write(v === undefined ? `${tag}\n` : `${tag} ${JSON.stringify(v)}\n`);
@@ -35,7 +50,7 @@ async function main(): Promise<void> {
   const gid = ctx.queryGid(PORT, gidIndex);
   const pd = ctx.allocPd();
   const cq = ctx.createCq(2 * RX + 4);
-  const qp = pd.createQp({ type: ud ? IBV_QPT_UD : IBV_QPT_RC, sendCq: cq, maxSendWr: 4, maxRecvWr: RX });
+  const qp = pd.createQp({ type: ud ? IBV_QPT_UD : IBV_QPT_RC, sendCq: cq, maxSendWr: Math.max(4, SIGNAL_EVERY), maxRecvWr: RX });
   const grh = ud ? 40 : 0;
   const slot = grh + size;
   const mem = Buffer.alloc((RX + 1) * slot);
@@ -74,14 +89,19 @@ async function main(): Promise<void> {
   const sendOff = RX * slot;
   sw.setSge(0, mr.addr + sendOff, size, mr.lkey);
   if (ud) sw.setUd(0, ahAddr, peer.qpn, QKEY);
-  const send = (seq: number): void => {
+  let sent = 0;
+  /** Posts one message carrying `seq`; true when it was signalled (a send completion will come). */
+  const send = (seq: number): boolean => {
     mem.writeUInt32LE(seq, sendOff);
-    sw.set(0, 1000, IBV_SEND_SIGNALED);
+    const signalled = ++sent % SIGNAL_EVERY === 0;
+    sw.set(0, 1000, signalled ? IBV_SEND_SIGNALED : 0);
     const rc = qp.postSend(sw, 1);
     if (rc !== 0) throw new Error(`ibv_post_send: errno ${rc}`);
+    return signalled;
   };
   /** Busy-polls until a receive and a send completion arrived (in either order); returns the received sequence number. */
   let pendingSend = false;
+  let freed = 0;
   const waitRecv = (): number => {
     let seq = -1;
     while (seq < 0 || pendingSend) {
@@ -92,8 +112,12 @@ async function main(): Promise<void> {
         if (wc.opcode(i) === IBV_WC_RECV) {
           const s = wc.wrId(i);
           seq = mem.readUInt32LE(s * slot + grh);
-          post(0, s);
-          if (qp.postRecv(rw, 1) !== 0) throw new Error('ibv_post_recv failed');
+          // Reposted in batches of RX_BATCH (one ibv_post_recv each), as ibv_ud_pingpong batches its own.
+          post(freed++, s);
+          if (freed === RX_BATCH) {
+            if (qp.postRecv(rw, freed) !== 0) throw new Error('ibv_post_recv failed');
+            freed = 0;
+          }
         } else {
           pendingSend = false;
         }
@@ -102,16 +126,43 @@ async function main(): Promise<void> {
     return seq;
   };
   let ok = true;
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < iters; i++) {
+  const cLoop = process.env.TSVMA_PEER_C_LOOP;
+  if (cLoop) {
+    // The same loop in C (bench/verbs_cost.c, built as a shared object) on this process's QP, CQ
+    // and WRs: what a zero-cost binding would reach inside a Node process.
+    const f = koffi.load(cLoop).func('double verbs_cost_pingpong(void *qp, void *cq, void *swr, void *rwr, void *mem, int slot, int grh, void *sendbuf, int iters, int client)');
+    sw.set(0, 1000, IBV_SEND_SIGNALED);
+    rw.terminate(1);
+    const base = koffi.address(mem) as bigint;
+    const client = role === 'client' ? 1 : 0;
+    const run = (n: number) => f(qp.ptr, cq.ptr, sw.ptr, rw.ptr, base, slot, grh, base + BigInt(sendOff), n, client) as number;
+    if (client && WARMUP > 0 && run(WARMUP) < 0) throw new Error('warm-up failed');
+    if (!client) run(iters * SEGMENTS + WARMUP);
+    const segments: number[] = [];
+    for (let k = 0; client && k < SEGMENTS; k++) segments.push(Math.round(run(iters) * 10) / 10);
+    const us = segments.reduce((a, b) => a + b, 0) / SEGMENTS;
+    out('DONE', client ? { iters, usPerIter: Math.round(us * 10) / 10, ok: segments.every((x) => x > 0), segments } : { iters });
+    rl.close();
+    ctx.close();
+    return;
+  }
+  let t0 = process.hrtime.bigint();
+  let ts = t0;
+  const segments: number[] = [];
+  const total = WARMUP + iters * SEGMENTS;
+  for (let i = 0; i < total; i++) {
+    if (i === WARMUP) t0 = ts = process.hrtime.bigint();
+    else if (i > WARMUP && (i - WARMUP) % iters === 0) {
+      const now = process.hrtime.bigint();
+      segments.push(Math.round(Number(now - ts) / iters / 100) / 10);
+      ts = now;
+    }
     if (role === 'client') {
-      pendingSend = true;
-      send(i);
+      pendingSend = send(i);
       if (waitRecv() !== i) ok = false;
     } else {
       const seq = waitRecv();
-      pendingSend = true;
-      send(seq);
+      pendingSend = send(seq);
       // The send completion is taken by the next waitRecv (or below, after the last).
     }
   }
@@ -119,8 +170,10 @@ async function main(): Promise<void> {
     const n = cq.poll(wc, 4);
     for (let i = 0; i < n; i++) if (wc.opcode(i) !== IBV_WC_RECV) pendingSend = false;
   }
-  const us = Number(process.hrtime.bigint() - t0) / 1000 / iters;
-  out('DONE', role === 'client' ? { iters, usPerIter: Math.round(us * 10) / 10, ok } : { iters });
+  const end = process.hrtime.bigint();
+  segments.push(Math.round(Number(end - ts) / iters / 100) / 10);
+  const us = Number(end - t0) / 1000 / (iters * SEGMENTS);
+  out('DONE', role === 'client' ? { iters, usPerIter: Math.round(us * 10) / 10, ok, segments } : { iters });
   rl.close();
   ctx.close();
   ctx.close();

@@ -12,6 +12,9 @@
  *   pcap_device.ts  a decorator recording any device's frames to a pcap sink (pcap.ts)
  *   poller.ts       the event-loop poller (imports koffi: import it from ./poller, not from here)
  *   packet/         the AF_PACKET device (koffi: import it from ./packet/packet_device)
+ *   verbs/          the verbs devices over verbs/ (koffi: import them from ./verbs/ud_device,
+ *                   ./verbs/eth_device): verbs-ud (UD QPs, soft-RoCE and RoCE NICs), verbs-eth
+ *                   (raw-packet QP + flow steering, ConnectX only); docs/verbs.md
  *
  * Imports: verbs/ and conf/ only (never proto/, lib/, bin/); the lint rule holds that. The key
  * extractor in flow.ts reads fixed header offsets for that reason.
