@@ -18,6 +18,19 @@
  *   references and releases them after the call; a device that needs a buffer after returning
  *   (asynchronous DMA) takes its own reference with `pool.ref`. txBurst must not call back into the
  *   ring (no RX dispatch from inside it): the ring's TX queue is being drained.
+ * - Checksum offload on TX (`caps.txChecksum.tcp`/`.udp`): the stack leaves that L4 checksum field
+ *   0 and the device fills it in (hardware, or the kernel through a virtio_net_hdr).
+ * - TCP segmentation offload (`caps.tsoMax` > 0, which implies `txChecksum.tcp`): a TX buffer may
+ *   hold one IPv4/TCP packet of up to `tsoMax` bytes (IPv4 header included) whose pool cookie is
+ *   the segment size (MSS, > 0): the device sends it as consecutive segments of that many payload
+ *   bytes, each with the same headers (sequence numbers, IPv4 length/ident/checksum and TCP
+ *   checksum fixed up; FIN and PSH only on the last, CWR only on the first) as Linux GSO does. A
+ *   cookie of 0 (what `alloc` sets) is an ordinary frame. Such a device's ring gives its TX pool
+ *   buffers large enough for `tsoMax` (ring/ring.ts).
+ * - A device that receives coalesced frames (Linux GSO/GRO over a packet socket) hands them up whole
+ *   when the RX pool's buffers hold them (`caps.rxFrameMax`), else cuts them back into MTU-sized
+ *   frames; the pieces of one coalesced frame are handed up in the same burst, which may then exceed
+ *   `max` when that frame alone is larger than `max` pieces.
  * - `attachFlow`/`detachFlow`: a device that steers in hardware (`caps.flowSteering`) installs the
  *   rule; others accept and ignore what they cannot use (a multicast MAC still opens their filter).
  * - Waiting: one abstraction with two forms. `waitFd >= 0`: an fd that becomes readable when RX
@@ -61,6 +74,17 @@ export interface DeviceCaps {
   readonly dummySend: boolean;
   /** Whether the device filters by flow itself (hardware steering). Otherwise the Ring demuxes all. */
   readonly flowSteering: boolean;
+  /**
+   * TCP segmentation offload: the largest IPv4 packet (header included, ≤ 65535) a TX buffer may
+   * hold for the device to cut into MSS-sized segments (see the contract above). 0 or absent: none.
+   */
+  readonly tsoMax?: number;
+  /**
+   * Large receive: the largest frame (Ethernet header included) the device may hand up, when it
+   * passes coalesced frames (Linux GSO/GRO, up to 64 KiB) whole. The ring sizes RX buffers for it;
+   * with smaller RX buffers the device cuts such frames into MTU-sized ones. 0 or absent: MTU frames.
+   */
+  readonly rxFrameMax?: number;
 }
 
 /**

@@ -23,12 +23,22 @@ import { FlowTable, FrameClass, type FlowSink } from './flow';
 export type { RingCounters } from './counters';
 
 export interface RingOptions {
-  /** RX buffers (VMA_RX_WRE-like). Default 4096. */
+  /** RX buffers (VMA_RX_WRE-like). Default 4096 (1024 when RX buffers are sized for coalesced frames: 64 MiB, touched only as used). */
   rxBufs?: number;
-  /** TX buffers. Default 4096. */
+  /** TX buffers. Default 4096 (1024 when TX buffers are TSO-sized: 64 MiB, touched only as used). */
   txBufs?: number;
   /** Bytes per buffer (MTU + Ethernet header + VLAN tag + headroom fit). Default 2048. */
   bufSize?: number;
+  /**
+   * Bytes per RX buffer. Default `bufSize`, or, on a device that hands up coalesced frames
+   * (`caps.rxFrameMax`), enough for the largest of them with headroom.
+   */
+  rxBufSize?: number;
+  /**
+   * Bytes per TX buffer. Default `bufSize`, or, on a device with TCP segmentation offload
+   * (`caps.tsoMax`), enough for a `tsoMax` packet with its Ethernet header and headroom.
+   */
+  txBufSize?: number;
   /** Frames per device call (VMA_CQ_POLL_BATCH_MAX). Default: the device's maxBurst (at most 1024). */
   burst?: number;
   /** Frames the TX queue holds before a send drops. Default max(4 × burst, 256). */
@@ -36,6 +46,9 @@ export interface RingOptions {
 }
 
 let nextRingId = 1;
+
+/** A buffer for a `tso`-byte packet: it, an Ethernet header with a VLAN tag and headroom, in a 64-byte multiple (65792 for 64 KiB). */
+const tsoTxBufSize = (tso: number): number => (tso + 256 + 63) & ~63;
 
 export class Ring {
   /** Small process-unique id (VMA's ring fd role in stats and the extra API). */
@@ -56,8 +69,12 @@ export class Ring {
   constructor(readonly device: Device, opts: RingOptions = {}) {
     const bufSize = opts.bufSize ?? 2048;
     this.burst = Math.max(1, Math.min(opts.burst ?? device.caps.maxBurst, 1024));
-    this.rxPool = new BufferPool(`${device.caps.name}.rx`, opts.rxBufs ?? 4096, bufSize);
-    this.txPool = new BufferPool(`${device.caps.name}.tx`, opts.txBufs ?? 4096, bufSize);
+    const lro = device.caps.rxFrameMax ?? 0;
+    const rxBufSize = opts.rxBufSize ?? (lro > bufSize ? Math.max(bufSize, tsoTxBufSize(lro)) : bufSize);
+    this.rxPool = new BufferPool(`${device.caps.name}.rx`, opts.rxBufs ?? (rxBufSize > bufSize ? 1024 : 4096), rxBufSize);
+    const tso = device.caps.tsoMax ?? 0;
+    const txBufSize = opts.txBufSize ?? (tso > 0 ? Math.max(bufSize, tsoTxBufSize(tso)) : bufSize);
+    this.txPool = new BufferPool(`${device.caps.name}.tx`, opts.txBufs ?? (txBufSize > bufSize ? 1024 : 4096), txBufSize);
     const q = opts.txQueue ?? Math.max(this.burst * 4, 256);
     if (!(q >= this.burst)) throw new RangeError(`Ring: txQueue (${q}) must hold at least one burst (${this.burst})`);
     this.txQueue = new Int32Array(q);

@@ -7,7 +7,10 @@
  * (payload bytes are copied into the connection's receive buffer).
  * TX: a TX buffer from the interface's ring (headroom for IPv4 + Ethernet), payload copied from the
  * connection's send buffer, emitTcp (checksum in software unless the device offloads it), then
- * stack.sendIpv4. The ring is never flushed here: the caller (lib layer / poller) flushes after each
+ * stack.sendIpv4. On a device with TCP segmentation offload (caps.tsoMax) a segment to a remote
+ * peer may carry many MSS of payload in one TX buffer, its MSS in the buffer's cookie for the
+ * device to cut it (ring/device.ts); to the stack's own addresses segments stay MSS-sized (they loop
+ * through RX buffers). The ring is never flushed here: the caller (lib layer / poller) flushes after each
  * API call and each poll.
  * ICMP errors quoting TCP segments go to the engine (RFC 1122 §4.2.3.9, RFC 1191 path MTU).
  *
@@ -53,7 +56,17 @@ class StackHost implements TcpHost {
     return { src: r.ifc.ip, mtu: r.ifc.mtu, handle: r.ifc };
   }
 
-  transmit(s: TcpSocket | null, r: TcpRepr, src: number, dst: number, data: ByteRing | null, pos: number, now: number): boolean {
+  gsoMax(s: TcpSocket): number {
+    const ifc = s.routeHandle as Interface | null;
+    if (ifc === null) return 0;
+    const tso = ifc.ring.device.caps.tsoMax ?? 0;
+    if (tso <= ifc.mtu || this.stack.isLocal(s.remoteIp >>> 0) !== null) return 0;
+    // The TCP segment sits after TX_HEADROOM in a TX buffer; the IPv4 header comes out of tsoMax.
+    const most = Math.min(tso - 20, ifc.ring.txPool.bufSize - TX_HEADROOM);
+    return most > ifc.mtu ? most : 0;
+  }
+
+  transmit(s: TcpSocket | null, r: TcpRepr, src: number, dst: number, data: ByteRing | null, pos: number, now: number, gsoSize = 0): boolean {
     let ifc = s !== null ? (s.routeHandle as Interface | null) : null;
     if (ifc === null) {
       const rt = this.stack.route(dst >>> 0);
@@ -76,6 +89,7 @@ class StackHost implements TcpHost {
     }
     if (len > 0 && data !== null) data.copyOut(pos, pool.buf, start + hlen, len);
     pool.append(id, hlen + len);
+    if (gsoSize > 0) pool.setCookie(id, gsoSize);
     emitTcp(r, ifc.txBytes, start, src | 0, dst | 0, !ring.device.caps.txChecksum.tcp);
     // Addresses as `| 0`: an unsigned address above 2^31 becomes a heap number per call (sendIpv4 normalises them).
     this.stack.sendIpv4(ifc, id, dst | 0, IpProtocol.Tcp, now, TCP_IP_OPTIONS, src | 0);

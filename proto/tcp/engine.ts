@@ -51,8 +51,16 @@ export interface TcpHost {
    * bytes of `data` from logical position `pos`. `s` is null for resets to no socket (route by dst).
    * `src`/`dst` may come as `addr | 0` (signed): normalise with `>>> 0` where it matters.
    * Returns false when no buffer was available (the segment is lost; timers recover).
+   * `gsoSize` > 0 (only when `gsoMax` allowed it): the payload is larger than one segment and the
+   * device cuts it into segments of `gsoSize` bytes (TCP segmentation offload, ring/device.ts).
    */
-  transmit(s: TcpSocket | null, r: TcpRepr, src: number, dst: number, data: ByteRing | null, pos: number, now: number): boolean;
+  transmit(s: TcpSocket | null, r: TcpRepr, src: number, dst: number, data: ByteRing | null, pos: number, now: number, gsoSize?: number): boolean;
+  /**
+   * Optional TCP segmentation offload: the largest TCP segment (header included) the host's device
+   * takes for `s` and cuts into MSS-sized segments itself, or 0 (then every segment is at most one
+   * MSS). Asked once per output pass, so it may look at the socket's route.
+   */
+  gsoMax?(s: TcpSocket): number;
 }
 
 export interface TcpOptions {
@@ -1025,7 +1033,20 @@ export class TcpEngine {
     } else {
       s.dupAcks = 0;
       // RFC 7661's idea: grow cwnd only while it limits the sender (not beyond twice the flight).
-      if (s.cc.cwnd <= 2 * flightBefore) this.cc.onAck(s.cc, acked, mss, s.hasRtt ? s.srtt : 100, now);
+      if (s.cc.cwnd <= 2 * flightBefore) {
+        const rtt = s.hasRtt ? s.srtt : 100;
+        let left = acked;
+        if (left > 2 * mss && this.host.gsoMax !== undefined && this.host.gsoMax(s) > 0) {
+          // TSO: the receiver acknowledges each multi-MSS segment with one ACK; in slow start count it
+          // as the ACKs per two MSS it would have sent for MSS-sized segments (Linux's slow start
+          // grows by all segments acknowledged), or RFC 3465's L = 2 holds cwnd to +2 MSS per round.
+          while (left > 2 * mss && s.cc.cwnd < s.cc.ssthresh) {
+            this.cc.onAck(s.cc, 2 * mss, mss, rtt, now);
+            left -= 2 * mss;
+          }
+        }
+        this.cc.onAck(s.cc, left, mss, rtt, now);
+      }
     }
     s.tlpSent = false;
     if (s.sndUna === s.sndMax) {
@@ -1182,7 +1203,8 @@ export class TcpEngine {
       }
       rx.len += advance;
       s.counters.rxBytes += advance;
-      s.segsUnacked++;
+      // A coalesced segment (large receive: many MSS in one) counts as the two full-sized segments it holds at least.
+      s.segsUnacked += len >= 2 * s.ourMss ? 2 : 1;
       // RFC 5681 §4.2: ACK at once when a segment fills a gap; else every second segment, or after the delay.
       if (filled || s.oooCount > 0 || s.quickAcks > 0 || s.segsUnacked >= 2) s.ackNow = true;
       else s.ackPending = true;
@@ -1274,6 +1296,8 @@ export class TcpEngine {
     }
     const tx = s.tx!;
     const mss = s.mssData;
+    // TSO: new data may leave in segments of many MSS (sendData cuts them to whole MSS multiples).
+    const gsoMax = this.host.gsoMax !== undefined ? this.host.gsoMax(s) : 0;
     if (s.inRecovery && s.sackOn) this.sackRecoverySend(s, now);
     for (let guard = 0; guard < 100000; guard++) {
       // Skip ranges the peer already SACKed when going over data again.
@@ -1291,7 +1315,7 @@ export class TcpEngine {
       const wnd = Math.min(s.sndWnd, cwnd);
       let usable = wnd - flight;
       const retrans = seqLt(s.sndNxt, s.sndMax);
-      let len = Math.min(avail, mss);
+      let len = Math.min(avail, gsoMax > mss && !retrans ? gsoMax : mss);
       if (force && usable <= 0 && s.sndWnd > 0) usable = Math.min(s.sndWnd, mss);
       if (len > usable) len = usable > 0 ? usable : 0;
       if (retrans) {
@@ -1324,10 +1348,11 @@ export class TcpEngine {
           break;
         }
       }
-      const sent = this.sendData(s, s.sndNxt, len, fin, now);
+      const sent = this.sendData(s, s.sndNxt, len, fin, now, retrans ? 0 : gsoMax);
       if (sent < 0) break;
       const finSent = fin && sent === len + 1;
-      if (!retrans && len < mss) s.sndSmall = seqAdd(s.sndNxt, sent);
+      // (A TSO segment ending in a partial MSS counts as small for Nagle, as its last piece is.)
+      if (!retrans && (len < mss || len % mss !== 0)) s.sndSmall = seqAdd(s.sndNxt, sent);
       if (retrans) {
         s.counters.retransmits++;
         this.counters.retransmits++;
@@ -1417,20 +1442,36 @@ export class TcpEngine {
   /**
    * Emits one ACK-bearing segment with up to `len` bytes from the send buffer at `at` (and FIN when
    * asked and everything fitted). Returns the sequence space sent (bytes + 1 for a FIN), or -1.
+   * With `gsoMax` (TSO, the host's largest TCP segment), `len` may span many segments: it is cut to
+   * a whole number of segments unless it ends the send buffer, and the device segments it.
    */
-  private sendData(s: TcpSocket, at: SeqNum, len: number, fin: boolean, now: number): number {
+  private sendData(s: TcpSocket, at: SeqNum, len: number, fin: boolean, now: number, gsoMax = 0): number {
     const r = this.txr;
     this.header(s, r, F_ACK, at, now);
     // Options (timestamps, SACK blocks) come out of the payload's room (RFC 6691).
-    const room = s.pmtu - 20 - tcpHeaderLen(r);
-    if (len > room) {
+    const hlen = tcpHeaderLen(r);
+    const room = s.pmtu - 20 - hlen;
+    const dataEnd = seqAdd(s.txSeq, s.tx!.len);
+    let gsoSize = 0;
+    if (gsoMax > 0 && len > room) {
+      // Every segment the device cuts carries these same headers: each holds `seg` bytes.
+      const seg = s.mssData < room ? s.mssData : room;
+      const most = Math.floor((gsoMax - hlen) / seg) * seg;
+      if (len > most) {
+        len = most;
+        fin = false;
+      }
+      if (len > seg && seqAdd(at, len) !== dataEnd) len -= len % seg;
+      if (len > seg) gsoSize = seg;
+      else if (len > room) len = room;
+    } else if (len > room) {
       len = room;
       fin = false;
     }
     if (fin) r.flags |= F_FIN;
-    if (len > 0 && seqAdd(at, len) === seqAdd(s.txSeq, s.tx!.len)) r.flags |= F_PSH;
+    if (len > 0 && seqAdd(at, len) === dataEnd) r.flags |= F_PSH;
     r.payloadLength = len;
-    if (!this.emit(s, r, s.localIp | 0, s.remoteIp | 0, len > 0 ? s.tx : null, seqSub(at, s.txSeq), now)) return -1;
+    if (!this.emit(s, r, s.localIp | 0, s.remoteIp | 0, len > 0 ? s.tx : null, seqSub(at, s.txSeq), now, gsoSize)) return -1;
     s.counters.txBytes += len;
     this.ackSent(s);
     return len + (fin ? 1 : 0);
@@ -1569,13 +1610,15 @@ export class TcpEngine {
     return 2 * cur <= rx.cap && free >= 2 * cur && free - cur >= Math.min(rx.cap >>> 1, s.ourMss);
   }
 
-  private emit(s: TcpSocket | null, r: TcpRepr, src: number, dst: number, data: ByteRing | null, pos: number, now: number): boolean {
-    if (!this.host.transmit(s, r, src, dst, data, pos, now)) {
+  private emit(s: TcpSocket | null, r: TcpRepr, src: number, dst: number, data: ByteRing | null, pos: number, now: number, gsoSize = 0): boolean {
+    if (!this.host.transmit(s, r, src, dst, data, pos, now, gsoSize)) {
       this.counters.txNoBuffer++;
       return false;
     }
-    this.counters.segmentsOut++;
-    if (s !== null) s.counters.txSegments++;
+    // A TSO segment counts as the segments the device cuts from it (as Linux counts OutSegs).
+    const segs = gsoSize > 0 ? Math.ceil(r.payloadLength / gsoSize) : 1;
+    this.counters.segmentsOut += segs;
+    if (s !== null) s.counters.txSegments += segs;
     return true;
   }
 

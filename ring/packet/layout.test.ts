@@ -25,10 +25,18 @@ const C = `
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/sockios.h>
+#include <linux/virtio_net.h>
 #define P(name, v) printf("%s %ld\\n", name, (long)(v));
 int main(void) {
   P("AF_PACKET", AF_PACKET) P("SOCK_RAW", SOCK_RAW) P("SOCK_NONBLOCK", SOCK_NONBLOCK) P("SOCK_CLOEXEC", SOCK_CLOEXEC)
   P("ETH_P_ALL", ETH_P_ALL) P("SOL_SOCKET", SOL_SOCKET) P("SO_ATTACH_FILTER", SO_ATTACH_FILTER) P("SO_SNDBUF", SO_SNDBUF)
+  P("SO_RCVBUF", SO_RCVBUF) P("SO_RCVBUFFORCE", SO_RCVBUFFORCE) P("PACKET_COPY_THRESH", PACKET_COPY_THRESH) P("PACKET_VNET_HDR", PACKET_VNET_HDR)
+  P("VNET_HDR_SIZE", sizeof(struct virtio_net_hdr)) P("VNET_FLAGS", offsetof(struct virtio_net_hdr, flags))
+  P("VNET_GSO_TYPE", offsetof(struct virtio_net_hdr, gso_type)) P("VNET_HDR_LEN", offsetof(struct virtio_net_hdr, hdr_len))
+  P("VNET_GSO_SIZE", offsetof(struct virtio_net_hdr, gso_size)) P("VNET_CSUM_START", offsetof(struct virtio_net_hdr, csum_start))
+  P("VNET_CSUM_OFFSET", offsetof(struct virtio_net_hdr, csum_offset)) P("VIRTIO_NET_HDR_F_NEEDS_CSUM", VIRTIO_NET_HDR_F_NEEDS_CSUM)
+  P("VIRTIO_NET_HDR_F_DATA_VALID", VIRTIO_NET_HDR_F_DATA_VALID) P("VIRTIO_NET_HDR_GSO_NONE", VIRTIO_NET_HDR_GSO_NONE)
+  P("VIRTIO_NET_HDR_GSO_TCPV4", VIRTIO_NET_HDR_GSO_TCPV4) P("VIRTIO_NET_HDR_GSO_ECN", VIRTIO_NET_HDR_GSO_ECN)
   P("SOL_PACKET", SOL_PACKET) P("PACKET_ADD_MEMBERSHIP", PACKET_ADD_MEMBERSHIP) P("PACKET_DROP_MEMBERSHIP", PACKET_DROP_MEMBERSHIP)
   P("PACKET_RX_RING", PACKET_RX_RING) P("PACKET_STATISTICS", PACKET_STATISTICS) P("PACKET_VERSION", PACKET_VERSION)
   P("PACKET_RESERVE", PACKET_RESERVE) P("PACKET_TX_RING", PACKET_TX_RING) P("PACKET_QDISC_BYPASS", PACKET_QDISC_BYPASS)
@@ -49,7 +57,7 @@ int main(void) {
   P("SOCK_FPROG_FILTER", offsetof(struct sock_fprog, filter)) P("SKF_AD_OFF", SKF_AD_OFF) P("SKF_AD_PKTTYPE", SKF_AD_PKTTYPE)
   P("IOVEC_SIZE", sizeof(struct iovec)) P("IOV_BASE", offsetof(struct iovec, iov_base)) P("IOV_LEN", offsetof(struct iovec, iov_len))
   P("MSG_IOV", offsetof(struct msghdr, msg_iov)) P("MSG_IOVLEN", offsetof(struct msghdr, msg_iovlen))
-  P("MMSGHDR_SIZE", sizeof(struct mmsghdr)) P("MSG_DONTWAIT", MSG_DONTWAIT)
+  P("MMSGHDR_SIZE", sizeof(struct mmsghdr)) P("MSG_DONTWAIT", MSG_DONTWAIT) P("MSG_TRUNC", MSG_TRUNC)
   P("PROT_READ", PROT_READ) P("PROT_WRITE", PROT_WRITE) P("MAP_SHARED", MAP_SHARED) P("O_RDONLY", O_RDONLY) P("O_CLOEXEC", O_CLOEXEC)
   P("CLONE_NEWNET", CLONE_NEWNET) P("POLLIN", POLLIN) P("SIOCGIFMTU", SIOCGIFMTU) P("SIOCGIFHWADDR", SIOCGIFHWADDR)
   P("IFREQ_SIZE", sizeof(struct ifreq)) P("IFNAMSIZ", IFNAMSIZ) P("IFR_UNION", offsetof(struct ifreq, ifr_mtu))

@@ -20,6 +20,7 @@ function load() {
     munmap: c.func('int munmap(void *addr, size_t length)'),
     close: c.func('int close(int fd)'),
     sendmmsg: c.func('int sendmmsg(int sockfd, void *msgvec, unsigned int vlen, int flags)'),
+    recv: c.func('intptr_t recv(int sockfd, void *buf, size_t len, int flags)'),
     if_nametoindex: c.func('unsigned int if_nametoindex(const char *ifname)'),
     setns: c.func('int setns(int fd, int nstype)'),
     open: c.func('int open(const char *pathname, int flags, ...)'),
@@ -51,14 +52,18 @@ export const ETH_P_ALL = 0x0003;
 export const SOL_SOCKET = 1;
 export const SO_ATTACH_FILTER = 26;
 export const SO_SNDBUF = 7;
+export const SO_RCVBUF = 8;
+export const SO_RCVBUFFORCE = 33;
 export const SOL_PACKET = 263;
 export const PACKET_ADD_MEMBERSHIP = 1;
 export const PACKET_DROP_MEMBERSHIP = 2;
 export const PACKET_RX_RING = 5;
 export const PACKET_STATISTICS = 6;
+export const PACKET_COPY_THRESH = 7;
 export const PACKET_VERSION = 10;
 export const PACKET_RESERVE = 12;
 export const PACKET_TX_RING = 13;
+export const PACKET_VNET_HDR = 15;
 export const PACKET_QDISC_BYPASS = 20;
 export const PACKET_MR_MULTICAST = 0;
 export const PACKET_MR_PROMISC = 1;
@@ -109,6 +114,24 @@ export const SOCK_FPROG_FILTER = 8;
 export const SKF_AD_OFF = -0x1000;
 export const SKF_AD_PKTTYPE = 4;
 
+// <linux/virtio_net.h>: struct virtio_net_hdr, in front of every frame once PACKET_VNET_HDR is set
+// (little-endian fields on a little-endian host: the kernel uses vio_le()). flags u8 @0,
+// gso_type u8 @1, hdr_len u16 @2, gso_size u16 @4, csum_start u16 @6, csum_offset u16 @8; 10 bytes.
+export const VNET_HDR_SIZE = 10;
+export const VNET_FLAGS = 0;
+export const VNET_GSO_TYPE = 1;
+export const VNET_HDR_LEN = 2;
+export const VNET_GSO_SIZE = 4;
+export const VNET_CSUM_START = 6;
+export const VNET_CSUM_OFFSET = 8;
+/** The L4 checksum is partial: sum from csum_start (the field holds the pseudo-header sum), store at csum_start + csum_offset. */
+export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+/** The checksum was verified (CHECKSUM_UNNECESSARY). */
+export const VIRTIO_NET_HDR_F_DATA_VALID = 2;
+export const VIRTIO_NET_HDR_GSO_NONE = 0;
+export const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
+export const VIRTIO_NET_HDR_GSO_ECN = 0x80;
+
 // <sys/uio.h>, <sys/socket.h>: struct iovec { void *iov_base @0; size_t iov_len @8 } 16 bytes;
 // struct msghdr { msg_name @0, msg_namelen @8, msg_iov @16, msg_iovlen @24, msg_control @32,
 // msg_controllen @40, msg_flags @48 } 56 bytes; struct mmsghdr { msg_hdr @0, msg_len @56 } 64 bytes.
@@ -119,6 +142,7 @@ export const MSG_IOV = 16;
 export const MSG_IOVLEN = 24;
 export const MMSGHDR_SIZE = 64;
 export const MSG_DONTWAIT = 0x40;
+export const MSG_TRUNC = 0x20;
 
 // <sys/mman.h>, <fcntl.h>, <sched.h>, <poll.h>
 export const PROT_READ = 1;

@@ -206,7 +206,11 @@ function hasCommand(cmd: string): boolean {
   }
 }
 
-export async function createLink(opts: { tag?: string; assignIpA?: boolean; assignIpB?: boolean } = {}): Promise<Link> {
+/**
+ * `offloads: true` leaves the veth's offloads as the kernel sets them (TSO/GSO, checksum offload: the
+ * kernel then sends 64 KiB GSO frames with partial checksums); by default they are turned off.
+ */
+export async function createLink(opts: { tag?: string; assignIpA?: boolean; assignIpB?: boolean; offloads?: boolean } = {}): Promise<Link> {
   const why = netnsUnavailable();
   if (why) throw new Error(why);
   fs.mkdirSync(SUBNETS, { recursive: true });
@@ -245,7 +249,7 @@ export async function createLink(opts: { tag?: string; assignIpA?: boolean; assi
       ip(['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv6.conf.${ifn}.disable_ipv6=1`]);
       ip(['-n', ns, 'link', 'set', ifn, 'up']);
       // Full checksums in frames the kernel sends (captures and tsvma see final bytes, not offload placeholders).
-      if (ethtool) {
+      if (ethtool && !opts.offloads) {
         try {
           execFileSync('ip', ['netns', 'exec', ns, 'ethtool', '-K', ifn, 'tx', 'off', 'rx', 'off'], { stdio: 'ignore' });
         } catch {
