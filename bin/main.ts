@@ -9,6 +9,8 @@ commands:
   perf server|ping-pong|under-load|throughput [-i IP] [-p PORT] [-m SIZE] [-t SEC] [--mps N|max] [--full-log FILE]
                        sockperf-compatible UDP benchmark on tsvma/dgram (tsvma perf --help)
   params [--markdown]  list the VMA_* and TSVMA_* parameters tsvma honours
+  stats [-p PID | -n NAME | -f] [-v 1..5] [-i SEC] [-c N] [-d] [-z] [-l LEVEL] [--json] [--prometheus PORT]
+                       live counters of running tsvma processes, like vma_stats (tsvma stats --help)
   run [--VAR=value] app.js [args]
                        run an unmodified Node program with tsvma's sockets
   version              print the version
@@ -22,6 +24,7 @@ const commands = new Map<string, () => Promise<Command>>([
   ['run', async () => (await import('./run')).run],
   ['demo', async () => (await import('./demo')).demo],
   ['perf', async () => (await import('./perf')).perf],
+  ['stats', async () => (await import('./stats')).stats],
 ]);
 
 export async function main(argv: string[]): Promise<number> {

@@ -13,6 +13,18 @@
  * events listening/message/connect/close/error, multicast (add/drop membership, source-specific
  * membership, multicast TTL, loopback and interface; IGMP reports by the stack). Datagrams larger
  * than the MTU are fragmented (over 65507 bytes: EMSGSIZE).
+ *
+ * Unbound sockets behave as Node 20's: a membership call binds the handle implicitly to 0.0.0.0:0
+ * (libuv's deferred bind) without making the socket bound for dgram — no 'listening', no 'message'
+ * (receiving never starts), and a later bind() or send() fails with EINVAL from bind; the other
+ * option setters check their argument (EINVAL) and then throw EBADF.
+ *
+ * Destinations the stack cannot route (ENETUNREACH: no interface or gateway of tsvma's leads
+ * there, e.g. 127.x without TSVMA_LOOPBACK) go through the OS, as VMA sends them through the
+ * socket's OS fd: a kernel socket made on the first such send, bound to the same port on 0.0.0.0,
+ * whose received datagrams are 'message' events too. Only for sockets bound to the wildcard (the
+ * kernel does not own tsvma's addresses); if the kernel refuses the port, that send fails with the
+ * kernel's bind error.
  */
 import { EventEmitter } from 'node:events';
 import * as dns from 'node:dns';
@@ -22,6 +34,10 @@ import { formatIp, parseIp } from '../proto/wire/addr';
 import { UdpDatagram, type UdpSocket as StackSocket } from '../proto/stack/udp';
 import { errInvalidArgType, errnoException, nodeError, validatePort } from './errors';
 import { adjustRefs, offloadDecision, runtime, type Runtime } from './runtime';
+import { trackOs, trackUdp, untrack } from './stats';
+
+/** The stack's "no route" (Linux errno): such a send goes through the OS instead. */
+const ENETUNREACH = 101;
 
 export type SocketType = 'udp4' | 'udp6';
 export interface SocketOptions {
@@ -61,6 +77,11 @@ interface State {
   /** The OS handle (pass-through) or the offloaded one, once bound. */
   os: nodeDgram.Socket | null;
   vma: { rt: Runtime; s: StackSocket } | null;
+  /** The handle was bound implicitly by a membership call (Node: libuv's deferred bind; bindState stays UNBOUND). */
+  implicit: boolean;
+  /** An offloaded socket's kernel socket for destinations the stack cannot route (made on first use), and the sends waiting for its bind. */
+  fallback: nodeDgram.Socket | null;
+  fallbackWait: { buf: Buffer; port: number; host: string; cb?: SendCallback }[] | null;
   ref: boolean;
   broadcast: boolean;
   /** Sends waiting for the implicit bind. */
@@ -97,7 +118,7 @@ export class Socket extends EventEmitter {
     if (opts.type !== 'udp4' && opts.type !== 'udp6') throw nodeError('ERR_SOCKET_BAD_TYPE', 'Bad socket type specified. Valid types are: udp4, udp6', TypeError);
     this[kState] = {
       type: opts.type, bindState: BIND_UNBOUND, connected: false, established: false, closed: false, reuseAddr: !!opts.reuseAddr,
-      recvBufferSize: opts.recvBufferSize, sendBufferSize: opts.sendBufferSize, os: null, vma: null, ref: true,
+      recvBufferSize: opts.recvBufferSize, sendBufferSize: opts.sendBufferSize, os: null, vma: null, implicit: false, fallback: null, fallbackWait: null, ref: true,
       broadcast: false, queue: null, lastHost: '', lastIp: -1,
     };
     if (listener !== undefined) this.on('message', listener);
@@ -165,6 +186,13 @@ export class Socket extends EventEmitter {
   /** Chooses and binds the handle; emits 'listening' or 'error'. */
   private attach(ip: string, port: number, role: 'udp_receiver' | 'udp_sender', remote?: { ip: number; port: number }): void {
     const st = this[kState];
+    if (st.implicit) {
+      // Node: the handle is bound already (by a membership call), so binding it again fails.
+      st.bindState = BIND_UNBOUND;
+      if (st.os) st.os.bind(port, ip); // Node's own socket reports it (forwarded 'error')
+      else this.emit('error', errnoException(-22, 'bind', ip, port));
+      return;
+    }
     let rt: Runtime | null = null;
     try {
       rt = st.type === 'udp4' ? runtime() : null;
@@ -175,25 +203,53 @@ export class Socket extends EventEmitter {
     }
     const ip4 = st.type === 'udp4' ? parseIp(ip) : -1;
     if (rt && ip4 >= 0 && offloadDecision(rt, role, { ip: ip4, port }, remote)) {
-      const s = rt.udp.open();
-      const r = rt.udp.bind(s, ip4, port, st.reuseAddr);
+      const r = this.openVma(rt, ip4, port, st.reuseAddr, true);
       if (r < 0) {
         st.bindState = BIND_UNBOUND;
-        rt.udp.close(s);
         this.emit('error', errnoException(r, 'bind', ip, port));
         return;
       }
-      if (st.recvBufferSize) s.rcvBuf = st.recvBufferSize;
-      s.mcOptions.multicastLoop = rt.loaded.config.vma.txMcLoopback;
-      st.vma = { rt, s };
       st.bindState = BIND_BOUND;
-      if (st.ref) adjustRefs(rt, 1);
+      this.emit('listening');
+      this.flushQueue();
+      return;
+    }
+    // Pass-through: Node's own socket, events forwarded.
+    const os = this.openOs();
+    os.once('listening', () => {
+      st.bindState = BIND_BOUND;
+      if (!st.ref) os.unref();
+      this.emit('listening');
+      this.flushQueue();
+    });
+    os.bind(port, ip);
+  }
+
+  /**
+   * Opens and binds the offloaded handle (`st.vma`); returns 0 or a negative errno (nothing kept).
+   * `receive`: install the receive path ('message' events); an implicit bind does not (Node never
+   * starts receiving on it: datagrams wait in the queue, and past recvBufferSize are dropped and counted).
+   */
+  private openVma(rt: Runtime, ip4: number, port: number, reuse: boolean, receive: boolean): number {
+    const st = this[kState];
+    const s = rt.udp.open();
+    const r = rt.udp.bind(s, ip4, port, reuse);
+    if (r < 0) {
+      rt.udp.close(s);
+      return r;
+    }
+    if (st.recvBufferSize) s.rcvBuf = st.recvBufferSize;
+    s.mcOptions.multicastLoop = rt.loaded.config.vma.txMcLoopback;
+    st.vma = { rt, s };
+    trackUdp(this, rt, s); // lib/stats: fd and statistics
+    if (st.ref) adjustRefs(rt, 1);
+    if (receive) {
       const d = new UdpDatagram();
       // The sender's address text, made once per new sender (a stream usually has one).
       let lastSrc = -1;
       let lastSrcText = '';
       s.onReadable = () => {
-        while (rt!.udp.receive(s, d)) {
+        while (rt.udp.receive(s, d)) {
           let msg: Buffer;
           if (d.data) msg = d.data.subarray(d.offset, d.offset + d.length); // a reassembled datagram: already its own copy
           else {
@@ -205,33 +261,58 @@ export class Socket extends EventEmitter {
             lastSrcText = formatIp(d.srcIp);
           }
           const rinfo: RemoteInfo = { address: lastSrcText, family: 'IPv4', port: d.srcPort, size: d.length };
-          rt!.udp.release(d);
+          rt.udp.release(d);
           this.emit('message', msg, rinfo);
         }
       };
-      s.onError = (_s, errno) => {
-        _s.pendingError = 0;
-        this.emit('error', errnoException(errno, 'recvmsg'));
-      };
-      this.emit('listening');
-      this.flushQueue();
-      return;
     }
-    // Pass-through: Node's own socket, events forwarded.
+    s.onError = (_s, errno) => {
+      _s.pendingError = 0;
+      this.emit('error', errnoException(errno, 'recvmsg'));
+    };
+    return 0;
+  }
+
+  /** Node's own socket as the handle (`st.os`), not bound yet, its events forwarded. */
+  private openOs(): nodeDgram.Socket {
+    const st = this[kState];
     const os = nodeDgram.createSocket({ type: st.type, reuseAddr: st.reuseAddr, recvBufferSize: st.recvBufferSize, sendBufferSize: st.sendBufferSize });
     st.os = os;
+    trackOs(this, os); // lib/stats: counts the kernel path
     os.on('connect', () => {
       st.established = true;
       this.emit('connect');
     });
     for (const ev of ['message', 'error'] as const) os.on(ev, (...a: unknown[]) => this.emit(ev, ...a));
-    os.once('listening', () => {
-      st.bindState = BIND_BOUND;
-      if (!st.ref) os.unref();
-      this.emit('listening');
-      this.flushQueue();
-    });
-    os.bind(port, ip);
+    return os;
+  }
+
+  /**
+   * A membership call on an unbound socket: as libuv, bind the handle to 0.0.0.0:0 (SO_REUSEADDR)
+   * first, chosen by the offload policy as a bind would be. Node's own socket does that itself in
+   * its membership call. Returns null, or the errno exception to throw.
+   */
+  private implicitBind(what: string): Error | null {
+    const st = this[kState];
+    if (st.os || st.vma) return null;
+    let rt: Runtime | null = null;
+    try {
+      rt = st.type === 'udp4' ? runtime() : null;
+    } catch (e) {
+      return e as Error;
+    }
+    st.implicit = true;
+    if (rt && offloadDecision(rt, 'udp_receiver', { ip: 0, port: 0 })) {
+      const r = this.openVma(rt, 0, 0, true, false);
+      if (r < 0) {
+        st.implicit = false;
+        return errnoException(r, what);
+      }
+      return null;
+    }
+    const os = this.openOs();
+    if (!st.ref) os.unref();
+    return null;
   }
 
   private flushQueue(): void {
@@ -354,6 +435,11 @@ export class Socket extends EventEmitter {
     const now = rt.engine.clock();
     const r = rt.udp.send(s, buf, 0, buf.length, st.connected ? 0 : dst, st.connected ? 0 : port, now);
     rt.engine.flush(now);
+    rt.engine.poller.touch(); // a send is activity: a reply is likely, so the poller stays (or goes) hot
+    if (r === -ENETUNREACH && !st.connected && s.localIp === 0) {
+      this.sendThroughOs(buf, port, host, cb);
+      return;
+    }
     if (r < 0) {
       const e = errnoException(r, 'send', st.connected ? formatIp(s.remoteIp) : host, st.connected ? s.remotePort : port);
       if (cb) process.nextTick(cb, e);
@@ -361,6 +447,45 @@ export class Socket extends EventEmitter {
       return;
     }
     if (cb) process.nextTick(cb, null, r);
+  }
+
+  /**
+   * A destination the stack cannot route, from a wildcard-bound offloaded socket: through a kernel
+   * socket bound to the same port (made now, once), as VMA sends through the socket's OS fd.
+   */
+  private sendThroughOs(buf: Buffer, port: number, host: string, cb?: SendCallback): void {
+    const st = this[kState];
+    let fb = st.fallback;
+    if (!fb) {
+      const k = nodeDgram.createSocket({ type: 'udp4', reuseAddr: st.reuseAddr, sendBufferSize: st.sendBufferSize });
+      fb = st.fallback = k;
+      trackOs(this, k); // lib/stats: the offloaded socket's kernel path
+      st.fallbackWait = [];
+      if (!st.ref) k.unref();
+      k.on('message', (m: Buffer, r: RemoteInfo) => this.emit('message', m, r));
+      const refused = (e: Error): void => {
+        // The kernel refused the port: these sends fail with its error; the next one tries again.
+        const wait = st.fallbackWait ?? [];
+        st.fallbackWait = null;
+        if (st.fallback === k) st.fallback = null;
+        k.close();
+        for (const w of wait) {
+          if (w.cb) w.cb(e);
+          else this.emit('error', e);
+        }
+      };
+      k.once('error', refused);
+      k.once('listening', () => {
+        k.removeListener('error', refused);
+        k.on('error', (e: Error) => this.emit('error', e));
+        const wait = st.fallbackWait ?? [];
+        st.fallbackWait = null;
+        for (const w of wait) k.send(w.buf, w.port, w.host, w.cb);
+      });
+      k.bind({ port: st.vma!.s.localPort, address: '0.0.0.0', exclusive: true });
+    }
+    if (st.fallbackWait) st.fallbackWait.push({ buf, port, host, cb });
+    else fb.send(buf, port, host, cb);
   }
 
   connect(port: unknown, address?: unknown, callback?: () => void): void {
@@ -421,7 +546,7 @@ export class Socket extends EventEmitter {
   address(): { address: string; family: string; port: number } {
     const st = this[kState];
     this.healthCheck();
-    if (st.os && st.bindState === BIND_BOUND) return st.os.address();
+    if (st.os) return st.os.address(); // Node's own answer (EBADF while its bind is pending)
     if (!st.vma) throw errnoException(-9, 'getsockname'); // EBADF, as Node for an unbound socket
     const s = st.vma.s;
     return { address: formatIp(s.localIp), family: 'IPv4', port: s.localPort };
@@ -440,8 +565,14 @@ export class Socket extends EventEmitter {
     const st = this[kState];
     if (typeof callback === 'function') this.once('close', callback);
     this.healthCheck();
+    untrack(this); // lib/stats
     st.closed = true;
     st.queue = null;
+    if (st.fallback) {
+      st.fallback.close();
+      st.fallback = null;
+      st.fallbackWait = null;
+    }
     if (st.os) {
       st.os.close(() => this.emit('close'));
       return this;
@@ -466,6 +597,7 @@ export class Socket extends EventEmitter {
     if (!st.ref) {
       st.ref = true;
       if (st.os) st.os.ref();
+      st.fallback?.ref();
       if (st.vma && !st.closed) adjustRefs(st.vma.rt, 1);
     }
     return this;
@@ -476,6 +608,7 @@ export class Socket extends EventEmitter {
     if (st.ref) {
       st.ref = false;
       if (st.os) st.os.unref();
+      st.fallback?.unref();
       if (st.vma && !st.closed) adjustRefs(st.vma.rt, -1);
     }
     return this;
@@ -483,7 +616,7 @@ export class Socket extends EventEmitter {
 
   private bufferSize(which: 'recv' | 'send', size?: number): number {
     const st = this[kState];
-    if (st.bindState !== BIND_BOUND) {
+    if (st.bindState !== BIND_BOUND && !st.implicit) {
       const e = nodeError('ERR_SOCKET_BUFFER_SIZE', `Could not get or set buffer size: uv_${which}_buffer_size returned EBADF (bad file descriptor)`);
       Object.defineProperty(e, 'name', { value: 'SystemError', enumerable: false, configurable: true, writable: true });
       throw e;
@@ -534,7 +667,7 @@ export class Socket extends EventEmitter {
   setBroadcast(flag: boolean): void {
     const st = this[kState];
     if (st.os) st.os.setBroadcast(flag);
-    else if (st.bindState !== BIND_BOUND) throw errnoException(-9, 'setBroadcast');
+    else if (!st.vma) throw errnoException(-9, 'setBroadcast');
     st.broadcast = !!flag;
   }
 
@@ -553,9 +686,12 @@ export class Socket extends EventEmitter {
 
   setMulticastTTL(ttl: number): number {
     if (typeof ttl !== 'number') throw errInvalidArgType('ttl', 'of type number', ttl);
-    const v = this.mc('setMulticastTTL');
-    if (!v) return this[kState].os!.setMulticastTTL(ttl);
+    this.healthCheck();
+    const os = this[kState].os;
+    if (os) return os.setMulticastTTL(ttl);
+    // As libuv: the range first (EINVAL), then the handle (EBADF when unbound).
     if (!(ttl >= 0 && ttl <= 255)) throw errnoException(-22, 'setMulticastTTL');
+    const v = this.mc('setMulticastTTL')!;
     v.s.mcOptions.ttl = ttl | 0;
     return ttl;
   }
@@ -568,11 +704,14 @@ export class Socket extends EventEmitter {
   }
 
   setMulticastInterface(iface: string): void {
+    this.healthCheck();
     if (typeof iface !== 'string') throw errInvalidArgType('interfaceAddress', 'of type string', iface);
-    const v = this.mc('setMulticastInterface');
-    if (!v) return this[kState].os!.setMulticastInterface(iface);
+    const os = this[kState].os;
+    if (os) return os.setMulticastInterface(iface);
+    // As libuv: the address first (EINVAL), then the handle (EBADF when unbound).
     const ip = parseIp(iface);
     if (ip < 0) throw errnoException(-22, 'setMulticastInterface');
+    const v = this.mc('setMulticastInterface')!;
     this.check(v.rt.udp.setMulticastInterface(v.s, ip), 'setMulticastInterface');
   }
 
@@ -582,6 +721,19 @@ export class Socket extends EventEmitter {
     const i = iface === undefined || iface === null ? 0 : parseIp(String(iface));
     if (g < 0 || i < 0) throw errnoException(-22, what);
     return [g, i];
+  }
+
+  /**
+   * A membership call on a socket without a handle: libuv parses the group (and source) — EINVAL
+   * without binding — then binds the handle to 0.0.0.0:0 before the call (see implicitBind).
+   */
+  private unboundMembership(what: string, group: string, source?: string): void {
+    const st = this[kState];
+    this.healthCheck();
+    if (st.os || st.vma) return;
+    if (st.type === 'udp4' && (parseIp(String(group)) < 0 || (source !== undefined && parseIp(source) < 0))) throw errnoException(-22, what);
+    const e = this.implicitBind(what);
+    if (e) throw e;
   }
 
   addMembership(group: string, iface?: string): void {
@@ -594,6 +746,7 @@ export class Socket extends EventEmitter {
 
   private membership(what: 'addMembership' | 'dropMembership', group: string, iface?: string): void {
     if (!group) throw nodeError('ERR_MISSING_ARGS', 'The "multicastAddress" argument must be specified', TypeError);
+    this.unboundMembership(what, group);
     const v = this.mc(what);
     if (!v) return this[kState].os![what](group, iface);
     const [g, i] = this.groupArgs(what, group, iface);
@@ -613,6 +766,7 @@ export class Socket extends EventEmitter {
   private sourceMembership(what: 'addSourceSpecificMembership' | 'dropSourceSpecificMembership', source: string, group: string, iface?: string): void {
     if (typeof source !== 'string') throw errInvalidArgType('sourceAddress', 'of type string', source);
     if (typeof group !== 'string') throw errInvalidArgType('groupAddress', 'of type string', group);
+    this.unboundMembership(what, group, source);
     const v = this.mc(what);
     if (!v) return this[kState].os![what](source, group, iface);
     const [g, i] = this.groupArgs(what, group, iface);

@@ -89,11 +89,12 @@ export class Engine {
         throw new Error(`TSVMA_DEVICE=${d.kind}: this device is not available yet (see docs/features.md)`);
     }
     const rxPoll = cfg.vma.rxPoll;
+    // VMA_RX_POLL counts CQ polls (~100 ns each in VMA): also the poller's adaptive window cap, 100 000 → 10 ms.
     return new Engine({
       device, ip: addr.ip, prefix: addr.prefix, gateway: cfg.gateway,
       ring: extra.ring,
       loopback: cfg.loopback,
-      poller: { budget: cfg.vma.cqPollBatchMax * 4, idleTurns: rxPoll < 0 ? -1 : Math.min(rxPoll, 1000), ...extra.poller },
+      poller: { budget: cfg.vma.cqPollBatchMax * 4, idleTurns: rxPoll < 0 ? -1 : Math.min(rxPoll, 1000), adaptiveUs: rxPoll < 0 ? 0 : Math.min(rxPoll / 10, 10000), ...extra.poller },
     });
   }
 

@@ -24,6 +24,7 @@ import { formatIp, parseIp } from '../proto/wire/addr';
 import { TcpState, type Tcp, type TcpSocket } from '../proto/stack/tcp';
 import { attachHandle, OWNER, setReadResult, setWriteResult, TCP, TCP_SOCKET, UV_EOF } from './node_stream';
 import { adjustRefs, offloadDecision, type Runtime } from './runtime';
+import { noteTxEagain, trackTcp, untrack } from './stats';
 
 const ENOTCONN = -107;
 const EINVAL = -22;
@@ -153,6 +154,7 @@ export class TcpHandle extends Handle {
     super(rt);
     this.s = s;
     this.wire(s);
+    trackTcp(this, rt, s); // lib/stats: fd and statistics
     this.ref();
   }
 
@@ -310,6 +312,7 @@ export class TcpHandle extends Handle {
       this.bytesWritten += n;
     }
     if (off < data.length || (req && this.pending.length > 0)) {
+      if (off < data.length) noteTxEagain(this); // lib/stats: the write had to wait
       this.pending.push({ req, data, off });
       this.writeQueueSize += data.length - off;
     }
@@ -384,6 +387,7 @@ export class TcpHandle extends Handle {
   private release(): TcpSocket | null {
     const s = this.s;
     if (!s) return null;
+    untrack(this); // lib/stats
     this.s = null;
     s.onConnect = s.onReadable = s.onWritable = s.onClose = null;
     s.onError = null;
@@ -609,6 +613,7 @@ export class TcpServerHandle extends Handle {
     if (r === 0) r = tcp.listen(s, backlog);
     if (r < 0) return r;
     s.onAccept = () => this.acceptAll();
+    trackTcp(this, this.rt, s); // lib/stats: fd and statistics
     return 0;
   }
 
@@ -636,6 +641,7 @@ export class TcpServerHandle extends Handle {
   close(cb?: () => void): void {
     const s = this.s;
     this.s = null;
+    untrack(this); // lib/stats
     if (s) {
       s.onAccept = null;
       this.tcp.close(s, this.now());

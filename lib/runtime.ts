@@ -9,6 +9,7 @@ import { Udp } from '../proto/stack/udp';
 import { isMulticastIpv4 } from '../proto/wire/addr';
 import { loadConfig, type LoadedConfig } from './config';
 import { Engine } from './engine';
+import { startStats, stopStats } from './stats';
 
 export interface Runtime {
   readonly engine: Engine;
@@ -31,6 +32,7 @@ export function runtime(): Runtime | null {
   }
   const engine = Engine.open(loaded.config);
   rt = { engine, udp: new Udp(engine.stack), tcp: new Tcp(engine.stack), loaded, refs: 0 };
+  startStats(rt); // lib/stats: the tsvmastat.<pid> file and the socket registry
   return rt;
 }
 
@@ -56,6 +58,7 @@ export function offloadDecision(r: Runtime, role: Role, local: { ip: number; por
 
 /** Closes the runtime (tests, shutdown). */
 export function closeRuntime(): void {
+  stopStats();
   if (rt) rt.engine.close();
   rt = undefined;
 }

@@ -1,10 +1,12 @@
 /**
  * The adaptive poller on sim rings (no kernel): hot while frames flow, asleep when idle, woken by
- * the sim notifier, a deadline, pollAt or kick; hooks on every turn; stop releases everything.
+ * the sim notifier, a deadline, pollAt, kick or touch; hooks on every turn; stop releases everything.
+ * The sleep rule (idle turns, adaptive window, touch as activity) is tested on an injected clock that
+ * advances a fixed step per turn, so the outcome does not depend on how fast the machine is.
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { Poller, type PollTarget } from './poller';
+import { Poller, type PollerOptions, type PollTarget } from './poller';
 import { Ring } from './ring';
 import { SimWire } from './sim';
 
@@ -43,6 +45,118 @@ function sendFrame(r: Ring, dst: number, now: number): void {
   r.send(id, now);
   r.flush(now);
 }
+
+/**
+ * Paced activity on a fake clock: each turn advances the clock by STEP ms; `act(now)` (a frame sent
+ * to the polled ring, or a touch) happens every `gapMs`, from a turn when the poller is hot, or — when
+ * it fell asleep — with the clock jumped to the due time (what a sleeping process sees: nothing until
+ * the next datagram). Returns the sleeps counted until the last act had its turn, and the turns from
+ * then until the poller slept.
+ */
+const STEP = 0.01;
+async function paced(gapMs: number, count: number, opts: PollerOptions, act: 'frame' | 'touch'): Promise<{ sleepsWhileActive: number; tailTurns: number; p: Poller }> {
+  const { a, b, got } = pair();
+  let t = 0;
+  let next = gapMs;
+  let done = 0;
+  const p = new Poller([b], [], { ...opts, clock: () => t });
+  const fire = (): void => {
+    done++;
+    next += gapMs;
+    if (act === 'frame') sendFrame(a, B, t);
+    else p.touch();
+  };
+  let lastActTurn = -1;
+  let sleepsWhileActive = -1;
+  p.onTick(() => {
+    t += STEP;
+    if (done === count && lastActTurn < 0) {
+      // The turn that handled the last act (its frame, or the touched turn).
+      lastActTurn = p.counters.turns;
+      sleepsWhileActive = p.counters.sleeps;
+    } else if (done < count && t >= next) fire();
+  });
+  try {
+    p.start();
+    for (let guard = 0; guard < 100000 && lastActTurn < 0; guard++) {
+      await until(() => p.isSleeping || lastActTurn >= 0);
+      if (p.isSleeping && done < count) {
+        t = next;
+        fire();
+      }
+    }
+    await until(() => p.isSleeping);
+    expect(p.isSleeping).toBe(true);
+    if (act === 'frame') expect(got.length).toBe(count);
+    return { sleepsWhileActive, tailTurns: p.counters.turns - lastActTurn, p };
+  } finally {
+    p.stop();
+    a.close();
+    b.close();
+  }
+}
+
+describe('Poller sleep rule (injected clock)', () => {
+  it('stays hot between datagrams paced at 1 ms (window 2× the gap), and sleeps by turns when the adaptive window is off', async () => {
+    // idleTurns 20 = 0.2 ms of this clock: by turns alone it sleeps in every 1 ms gap.
+    const hot = await paced(1, 12, { idleTurns: 20 }, 'frame');
+    expect(hot.sleepsWhileActive).toBe(1); // only before the first datagram (no gap known yet)
+    expect(hot.p.counters.windowTurns).toBeGreaterThan(0);
+    const off = await paced(1, 12, { idleTurns: 20, adaptiveUs: 0 }, 'frame');
+    expect(off.sleepsWhileActive).toBe(12);
+    expect(off.p.counters.windowTurns).toBe(0);
+  });
+
+  it('does not stay hot for traffic sparser than the cap (20 ms gaps, 10 ms cap)', async () => {
+    const r = await paced(20, 6, { idleTurns: 20 }, 'frame');
+    expect(r.sleepsWhileActive).toBe(6);
+    expect(r.tailTurns).toBeLessThanOrEqual(21); // the idleTurns floor only
+  });
+
+  it('never spins forever: after the traffic stops it sleeps within the window (2 ms here) plus idleTurns', async () => {
+    const r = await paced(1, 12, { idleTurns: 20 }, 'frame');
+    expect(r.tailTurns).toBeGreaterThan(20); // the window kept it hot past the floor…
+    expect(r.tailTurns).toBeLessThanOrEqual(Math.ceil(2 / STEP) + 21); // …and no longer
+  });
+
+  it('idleUs is a hard limit on top of the window', async () => {
+    const r = await paced(1, 12, { idleTurns: 20, idleUs: 500 }, 'frame');
+    expect(r.sleepsWhileActive).toBe(12); // 0.5 ms without activity: asleep in every 1 ms gap
+  });
+
+  it('a send (touch) is activity: paced sends keep the poller hot with no frame received', async () => {
+    const hot = await paced(0.5, 12, { idleTurns: 20 }, 'touch');
+    expect(hot.sleepsWhileActive).toBe(1);
+    const off = await paced(0.5, 12, { idleTurns: 20, adaptiveUs: 0 }, 'touch');
+    expect(off.sleepsWhileActive).toBe(12);
+  });
+
+  it('touch wakes a sleeping poller (counted as a touch wake-up), and the touched turn counts as active', async () => {
+    const t = 0;
+    const p = new Poller([], [], { idleTurns: 5, clock: () => t });
+    try {
+      p.start();
+      await until(() => p.isSleeping);
+      expect(p.counters.turns).toBe(5);
+      p.touch();
+      expect(p.isSleeping).toBe(false);
+      expect(p.counters.touchWakeups).toBe(1);
+      expect(p.counters.kickWakeups).toBe(1);
+      await until(() => p.isSleeping);
+      expect(p.counters.turns).toBe(5 + 1 + 5); // the touched turn, then idleTurns empty ones
+      p.kick();
+      await until(() => p.isSleeping);
+      expect(p.counters.turns).toBe(11 + 5); // a kick is not activity
+    } finally {
+      p.stop();
+    }
+  });
+
+  it('idleTurns 0 (VMA_RX_POLL=0) sleeps after every turn, window or not', async () => {
+    const r = await paced(1, 6, { idleTurns: 0 }, 'frame');
+    expect(r.sleepsWhileActive).toBeGreaterThanOrEqual(6);
+  });
+});
 
 describe('Poller', () => {
   it('goes to sleep after idleTurns empty turns, wakes on the sim notifier, and accounts time', async () => {

@@ -4,13 +4,25 @@
  *
  * Hot: while frames flow, each `setImmediate` turn polls every ring with a bounded budget
  * (VMA_CQ_POLL_BATCH_MAX-like), runs the targets' due work and the onTick hooks, and flushes TX;
- * other callbacks of the loop run between turns. Idle: after `idleTurns` empty turns in a row (or
- * `idleUs` without a frame; VMA_RX_POLL-like), it arms a wake-up for each ring — `koffi.node.poll`
- * (a libuv poll handle on the main loop: no thread, no CPU) on the device's `waitFd`, or, for a
- * device without an fd (sim), the device's JS notifier — plus one timer for the earliest deadline
- * (targets' `nextDeadline()`, a device's `nextDue()`, `pollAt()` requests). Any of them makes it hot
- * again. While sleeping every handle is unref'd (unless `keepAlive`), so an idle poller never keeps
- * the process alive.
+ * other callbacks of the loop run between turns. Idle: it arms a wake-up for each ring —
+ * `koffi.node.poll` (a libuv poll handle on the main loop: no thread, no CPU) on the device's
+ * `waitFd`, or, for a device without an fd (sim), the device's JS notifier — plus one timer for the
+ * earliest deadline (targets' `nextDeadline()`, a device's `nextDue()`, `pollAt()` requests). Any
+ * of them makes it hot again. While sleeping every handle is unref'd (unless `keepAlive`), so an
+ * idle poller never keeps the process alive.
+ *
+ * When to sleep (VMA_RX_POLL-like). Activity is a turn that received frames, or a `touch()` (the
+ * application sent: a reply is likely; a sleeping poller goes hot at once). The poller sleeps when
+ * both hold:
+ *  - `idleTurns` turns in a row without activity (the floor: an idle process sleeps after a few
+ *    hundred µs — one empty turn costs ~1-5 µs on the measured VM), and
+ *  - the adaptive window has passed since the last activity: twice the recent gap between bursts of
+ *    activity (a running average, on the clock), at most `adaptiveUs` (default 10 ms); when the gap
+ *    itself is longer than that, no window: spinning would not catch the next datagram anyway.
+ * So a socket with steady traffic (paced at ≥ 100 messages/s with the default) stays hot between
+ * datagrams instead of paying the ~100 µs wake-up on each, at the price of a busy core while it
+ * flows, and a process whose traffic stops sleeps within max(idleTurns turns, adaptiveUs). `idleUs` (≥ 0) is a hard limit on top: asleep after
+ * that long without activity whatever the window says.
  *
  * Time: below lib/, this is the one place that reads a clock and sets timers (STYLE rule 6). It
  * passes `now` (ms, monotonic, from `clock`) to rings, targets and hooks, which read no clock.
@@ -36,10 +48,16 @@ export type TickHook = (now: number) => void;
 export interface PollerOptions {
   /** Frames per ring per turn. Default 64. */
   budget?: number;
-  /** Empty turns in a row before sleeping; -1: never sleep by this rule, 0: sleep at once. Default 200. */
+  /** Turns in a row without activity before sleeping; -1: never sleep by this rule, 0: sleep at once. Default 200. */
   idleTurns?: number;
-  /** Also sleep after this long without a frame (µs); -1 (default): only `idleTurns` decides. */
+  /** Sleep after this long without activity (µs) whatever the adaptive window says; -1 (default): no such limit. */
   idleUs?: number;
+  /**
+   * Adaptive hot window: after activity, stay hot for twice the recent gap between activities, at
+   * most this long (µs), and not at all when the gap is longer than this; 0 disables. Default
+   * 10000. The engine passes VMA_RX_POLL × 0.1 µs (VMA polls a CQ in ~100 ns), capped at 10 ms.
+   */
+  adaptiveUs?: number;
   /** Clock in ms (monotonic). Default performance.now. */
   clock?: () => number;
   /** Keep the process alive while sleeping (an application with open sockets wants this). Default false. */
@@ -57,6 +75,10 @@ export interface PollerCounters {
   notifyWakeups: number;
   timerWakeups: number;
   kickWakeups: number;
+  /** `touch()` calls that woke a sleeping poller (a subset of kickWakeups). */
+  touchWakeups: number;
+  /** Empty turns the adaptive window kept hot (turns the idleTurns rule alone would have slept through). */
+  windowTurns: number;
   /** Wall time spent hot (polling on turns) and asleep, ms. */
   busyMs: number;
   sleepMs: number;
@@ -71,16 +93,21 @@ const enum Wake { Fd, Notify, Timer, Kick }
 
 /** Empty turns before sleeping, unless told otherwise. */
 const DEFAULT_IDLE_TURNS = 200;
+/** The adaptive window's cap, unless told otherwise (µs). */
+const DEFAULT_ADAPTIVE_US = 10000;
+/** Weight of a new gap in the running average (1/4: the last few gaps dominate). */
+const GAP_WEIGHT = 0.25;
 
 export class Poller {
   readonly counters: PollerCounters = {
-    turns: 0, frames: 0, sleeps: 0, wakeups: 0, fdWakeups: 0, notifyWakeups: 0, timerWakeups: 0, kickWakeups: 0, busyMs: 0, sleepMs: 0,
+    turns: 0, frames: 0, sleeps: 0, wakeups: 0, fdWakeups: 0, notifyWakeups: 0, timerWakeups: 0, kickWakeups: 0, touchWakeups: 0, windowTurns: 0, busyMs: 0, sleepMs: 0,
   };
   readonly rings: Ring[];
   readonly targets: PollTarget[];
   private readonly budget: number;
   private readonly idleTurns: number;
   private readonly idleMs: number;
+  private readonly adaptiveMs: number;
   private readonly clock: () => number;
   private keepAlive: boolean;
   private readonly hooks: TickHook[] = [];
@@ -90,7 +117,13 @@ export class Poller {
   private immediate: NodeJS.Immediate | null = null;
   private requestedAt = Infinity;
   private idle = 0;
-  private lastFrameAt = 0;
+  /** When the last activity (frames, or a touch) happened, and the running average of the gaps between activities (ms; -1: none yet). */
+  private lastActiveAt = 0;
+  private gapMs = -1;
+  /** touch() since the last turn. */
+  private touched = false;
+  /** The last turn was active (a burst goes on; the next active turn measures no gap). */
+  private inBurst = false;
   private sleeping = false;
   private active = false;
   /** Start of the current hot or sleeping period (ms). */
@@ -111,6 +144,7 @@ export class Poller {
     this.budget = opts.budget ?? 64;
     this.idleTurns = opts.idleTurns ?? DEFAULT_IDLE_TURNS;
     this.idleMs = opts.idleUs !== undefined && opts.idleUs >= 0 ? opts.idleUs / 1000 : -1;
+    this.adaptiveMs = Math.max(0, opts.adaptiveUs ?? DEFAULT_ADAPTIVE_US) / 1000;
     this.clock = opts.clock ?? (() => performance.now());
     this.keepAlive = opts.keepAlive ?? false;
     if (!(this.budget >= 1)) throw new RangeError(`Poller: budget must be ≥ 1, not ${this.budget}`);
@@ -121,7 +155,10 @@ export class Poller {
     if (this.active) return;
     this.active = true;
     running.add(this);
-    this.since = this.lastFrameAt = this.clock();
+    this.since = this.lastActiveAt = this.clock();
+    this.gapMs = -1;
+    this.touched = false;
+    this.inBurst = false;
     this.idle = 0;
     this.schedule();
   }
@@ -208,9 +245,28 @@ export class Poller {
     }
   }
 
-  /** Goes hot now if sleeping (e.g. right after a send, to flush it and pick up the reply). */
+  /** Goes hot now if sleeping (e.g. to run work queued outside a turn). Not activity by itself. */
   kick(): void {
     if (this.sleeping) this.wakeUp(Wake.Kick);
+  }
+
+  /**
+   * Activity outside a turn: the application sent something, so a reply is likely. A sleeping poller
+   * goes hot at once; a hot one counts the next turn as active (no clock read here: one flag).
+   */
+  touch(): void {
+    this.touched = true;
+    if (this.sleeping) {
+      this.counters.touchWakeups++;
+      this.wakeUp(Wake.Kick);
+    }
+  }
+
+  /** The adaptive window now (ms): twice the average gap, at most the cap; 0 when the gap itself exceeds the cap. */
+  get hotWindowMs(): number {
+    const g = this.gapMs;
+    if (g < 0 || g > this.adaptiveMs) return 0;
+    return 2 * g < this.adaptiveMs ? 2 * g : this.adaptiveMs;
   }
 
   private schedule(): void {
@@ -233,20 +289,40 @@ export class Poller {
     const c = this.counters;
     c.turns++;
     c.frames += frames;
-    if (frames > 0) {
+    if (frames > 0 || this.touched) {
+      this.touched = false;
+      // A gap is measured between bursts: from the last active turn to an active turn after at least
+      // one empty one (a request and the reply sent on the next turn are one burst, not a tiny gap).
+      // Clamped, so one long silence does not swamp the average.
+      if (!this.inBurst) {
+        let gap = now - this.lastActiveAt;
+        if (gap > 2 * this.adaptiveMs) gap = 2 * this.adaptiveMs;
+        this.gapMs = this.gapMs < 0 ? gap : this.gapMs + GAP_WEIGHT * (gap - this.gapMs);
+      }
       this.idle = 0;
-      this.lastFrameAt = now;
+      this.inBurst = true;
+      this.lastActiveAt = now;
     } else {
       this.idle++;
+      this.inBurst = false;
     }
     if (!this.active) return; // a hook or sink stopped us
+    if (this.shouldSleep(now)) this.sleep(now);
+    else this.schedule();
+  }
+
+  /** The sleep rule (see the file comment), after a turn at `now`. */
+  private shouldSleep(now: number): boolean {
+    if (this.idle === 0) return this.idleTurns === 0;
+    const quiet = now - this.lastActiveAt;
+    if (this.idleMs >= 0 && quiet >= this.idleMs) return true;
     // Never sleeping (-1) holds only while something keeps the process alive: otherwise the spinning
     // setImmediate would keep a process that closed its last socket from ever exiting.
     const turns = this.idleTurns >= 0 ? this.idleTurns : this.keepAlive ? -1 : DEFAULT_IDLE_TURNS;
-    const byTurns = turns >= 0 && this.idle >= turns;
-    const byTime = this.idleMs >= 0 && frames === 0 && now - this.lastFrameAt >= this.idleMs;
-    if (byTurns || byTime) this.sleep(now);
-    else this.schedule();
+    if (turns < 0 || this.idle < turns) return false;
+    if (turns === 0 || quiet >= this.hotWindowMs) return true;
+    this.counters.windowTurns++;
+    return false;
   }
 
   private sleep(now: number): void {
@@ -255,6 +331,7 @@ export class Poller {
     this.since = now;
     c.sleeps++;
     this.sleeping = true;
+    this.inBurst = false;
     for (const r of this.rings) {
       const fd = r.device.waitFd;
       if (fd >= 0) {
@@ -315,8 +392,7 @@ export class Poller {
     else if (cause === Wake.Notify) c.notifyWakeups++;
     else if (cause === Wake.Timer) c.timerWakeups++;
     else c.kickWakeups++;
-    this.idle = 0;
-    this.lastFrameAt = now;
+    this.idle = 0; // hot for at least idleTurns turns; the adaptive window still counts from the last activity
     // An fd wake-up arrives in libuv's poll phase with nothing of ours on the stack: run the turn at
     // once rather than one loop iteration later. A notifier fires from inside someone else's code
     // (another ring's flush), a kick from the caller's: run on the next turn.

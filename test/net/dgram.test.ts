@@ -137,7 +137,38 @@ const parity = {
         s.close(() => { log.push('closed'); console.log(JSON.stringify(log)); });
       });
     });`,
-
+  unbound: (mod: string, addr: string) => `
+    const dgram = require(${JSON.stringify(mod)});
+    const out = [];
+    const t = (f) => { try { const r = f(); out.push(r === undefined ? 'ok' : r); } catch (e) { out.push(e.code + ' ' + e.name + ' ' + e.message); } };
+    const s = dgram.createSocket('udp4');
+    s.on('error', (e) => out.push(['error event', e.code, e.errno, e.syscall, e.address, e.port, e.message]));
+    s.on('listening', () => out.push('listening'));
+    s.on('message', () => out.push('message'));
+    // No handle yet: the argument first (EINVAL), then EBADF.
+    t(() => s.setMulticastTTL(300)); t(() => s.setMulticastTTL(2)); t(() => s.setMulticastLoopback(true));
+    t(() => s.setMulticastInterface('nope')); t(() => s.setMulticastInterface('${addr}'));
+    t(() => s.setBroadcast(true)); t(() => s.setTTL(0)); t(() => s.setTTL(5)); t(() => s.getRecvBufferSize());
+    // A group that does not parse: EINVAL, still no handle.
+    t(() => s.addMembership('nope')); t(() => s.addSourceSpecificMembership('nope', '232.1.1.1')); t(() => s.address());
+    // A membership call binds the handle to 0.0.0.0:0 (libuv's deferred bind), then runs.
+    t(() => s.addMembership('239.1.2.3', 'nope'));
+    t(() => { const a = s.address(); return [a.address, a.family, a.port > 0]; });
+    t(() => s.addMembership('239.1.2.3', '${addr}')); t(() => s.addMembership('239.1.2.3', '${addr}'));
+    t(() => s.setMulticastTTL(2)); t(() => s.setMulticastInterface('${addr}')); t(() => s.setTTL(9)); t(() => s.setBroadcast(false));
+    t(() => s.getRecvBufferSize() > 0); t(() => s.dropMembership('239.1.2.3', '${addr}'));
+    const s2 = dgram.createSocket('udp4');
+    t(() => s2.dropMembership('239.1.2.4', '${addr}')); t(() => s2.address().port > 0);
+    t(() => s2.addSourceSpecificMembership('198.18.0.1', '232.1.1.1', '${addr}')); t(() => s2.address().address);
+    s2.close();
+    // The socket is still unbound for dgram: a send's implicit bind and an explicit bind fail (EINVAL, async).
+    s.send('x', 9999, '${addr}', (err) => out.push(['send cb', err && err.code]));
+    out.push('after send');
+    setTimeout(() => {
+      s.bind(0);
+      out.push('after bind');
+      setTimeout(() => s.close(() => { out.push('closed'); console.log(JSON.stringify(out)); }), 50);
+    }, 50);`,
 };
 
 describe('tsvma/dgram parity with node:dgram (loopback offload: sim device, TSVMA_LOOPBACK=1, in one process)', () => {
@@ -234,6 +265,48 @@ describe('tsvma/dgram offload decisions (sim device)', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('a destination the stack cannot route goes through a kernel socket on the same port, as VMA does (and replies come back to it)', () => {
+    // Without TSVMA_LOOPBACK, 127.0.0.1 is not tsvma's: the wildcard-bound offloaded client reaches a kernel server there.
+    const script = (mod: string) => `
+      const dgram = require(${JSON.stringify(mod)});
+      const srv = dgram.createSocket('udp4'); const c = dgram.createSocket('udp4');
+      const log = [];
+      srv.on('message', (m, ri) => { log.push(['srv got', m.toString(), ri.address, ri.port === c.address().port]); srv.send('re:' + m, ri.port, ri.address); });
+      c.on('message', (m, ri) => {
+        log.push(['c got', m.toString(), ri.address, ri.port === srv.address().port]);
+        c.close(() => srv.close(() => console.log(JSON.stringify(log) + '\\n' + c.offloaded)));
+      });
+      srv.bind(0, '127.0.0.1', () => c.bind(0, () => {
+        c.send('one', srv.address().port, '127.0.0.1', (err, n) => log.push(['c sent', err, n]));
+        c.send('two', srv.address().port, '127.0.0.1', (err, n) => log.push(['c sent', err, n]));
+      }));`;
+    const mine = runNode(script(dgram), env);
+    const theirs = runNode(script('dgram'), {});
+    expect(mine.stderr).toBe('');
+    expect(mine.status).toBe(0);
+    const [log, offloaded] = mine.stdout.trim().split('\n');
+    expect(offloaded).toBe('true');
+    expect(log).toBe(theirs.stdout.trim().split('\n')[0]);
+    expect(log).toContain('"c got","re:one","127.0.0.1",true');
+  });
+
+  it('when the kernel refuses that port, the send fails with the kernel\'s bind error (callback), and the socket goes on', () => {
+    const r = runNode(`
+      const dgram = require(${JSON.stringify(dgram)});
+      const k = require('node:dgram').createSocket('udp4');
+      k.bind(0, '0.0.0.0', () => {
+        const c = dgram.createSocket('udp4');
+        // The same port on tsvma's stack: its port space is its own, so this bind succeeds offloaded.
+        c.bind(k.address().port, () => c.send('x', 9, '127.0.0.1', (err) => {
+          console.log(c.offloaded, err && err.code, err && err.syscall);
+          c.send('y', 9, '198.18.0.2', (err2, n) => { console.log(err2, n); c.close(); k.close(); });
+        }));
+      });`, env);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual(['true EADDRINUSE bind', 'null 1']);
   });
 
   it('passes every socket through with no device configured', () => {
