@@ -110,7 +110,7 @@ abstract class Handle {
    */
   protected flush(): void {
     this.rt.engine.flush();
-    this.rt.engine.poller.kick();
+    this.rt.engine.poller.touch();
   }
 
   /** Ends the handle's life: drops its ref and calls `cb` on a later turn. */
