@@ -117,6 +117,13 @@ export interface Device {
   nextDue?(): number;
   /** Optional: whether a received frame waits now (a cheap check without a burst). */
   readonly rxReady?: boolean;
+  /**
+   * Optional: port arbitration with other processes sharing the device (the `daemon` device). The
+   * stack claims (IP protocol, port) when a socket binds and releases it when the socket closes;
+   * false means another process holds the port (the bind fails with EADDRINUSE). Synchronous.
+   */
+  claimPort?(protocol: number, port: number): boolean;
+  releasePort?(protocol: number, port: number): void;
   /** Device counters (e.g. kernel drops), merged into the ring's stats. */
   stats(): Readonly<Record<string, number>>;
   close(): void;

@@ -104,7 +104,7 @@ export class Poller {
   };
   readonly rings: Ring[];
   readonly targets: PollTarget[];
-  private readonly budget: number;
+  private budget: number;
   private readonly idleTurns: number;
   private readonly idleMs: number;
   private readonly adaptiveMs: number;
@@ -246,6 +246,36 @@ export class Poller {
   }
 
   /** Goes hot now if sleeping (e.g. to run work queued outside a turn). Not activity by itself. */
+  /** Frames taken per ring per turn from now on (vma_modify_ring on a device without a CQ to moderate). */
+  setBudget(n: number): void {
+    this.budget = Math.max(1, Math.floor(n));
+  }
+
+  /**
+   * One poll of every ring and target now, on the application's call (socketxtreme_poll), outside
+   * the poller's own turns; pending TX is flushed and frames count as activity. Returns the frames taken.
+   */
+  pollOnce(): number {
+    const frames = this.pollAll(this.clock(), false);
+    if (frames > 0) this.touched = true;
+    return frames;
+  }
+
+  /** Polls every ring and target (and the tick hooks: `hooks`), then flushes pending TX. Returns the frames taken. */
+  private pollAll(now: number, hooks: boolean): number {
+    let frames = 0;
+    const rings = this.rings;
+    for (let i = 0; i < rings.length; i++) frames += rings[i].poll(now, this.budget);
+    const targets = this.targets;
+    for (let i = 0; i < targets.length; i++) targets[i].poll(now);
+    if (hooks) {
+      const h = this.hooks;
+      for (let i = 0; i < h.length; i++) h[i](now);
+    }
+    for (let i = 0; i < rings.length; i++) if (rings[i].txPending > 0) rings[i].flush(now);
+    return frames;
+  }
+
   kick(): void {
     if (this.sleeping) this.wakeUp(Wake.Kick);
   }
@@ -277,14 +307,7 @@ export class Poller {
     this.immediate = null;
     if (!this.active) return;
     const now = this.clock();
-    let frames = 0;
-    const rings = this.rings;
-    for (let i = 0; i < rings.length; i++) frames += rings[i].poll(now, this.budget);
-    const targets = this.targets;
-    for (let i = 0; i < targets.length; i++) targets[i].poll(now);
-    const hooks = this.hooks;
-    for (let i = 0; i < hooks.length; i++) hooks[i](now);
-    for (let i = 0; i < rings.length; i++) if (rings[i].txPending > 0) rings[i].flush(now);
+    const frames = this.pollAll(now, true);
     if (now >= this.requestedAt) this.requestedAt = Infinity;
     const c = this.counters;
     c.turns++;

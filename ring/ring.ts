@@ -15,7 +15,7 @@
  * (ring/poller.ts) drives it and asks `pollAt`/`txPending` whether work is waiting. Nothing here
  * allocates per frame.
  */
-import { BufferPool, BufFlag } from './buffer_pool';
+import { BufferPool, BufFlag, regionOf, type Region } from './buffer_pool';
 import { newRingCounters, addPrefixed, type RingCounters } from './counters';
 import type { Device, FlowSpec, RxSink } from './device';
 import { FlowTable, FrameClass, type FlowSink } from './flow';
@@ -43,6 +43,19 @@ export interface RingOptions {
   burst?: number;
   /** Frames the TX queue holds before a send drops. Default max(4 × burst, 256). */
   txQueue?: number;
+  /**
+   * The application's allocator for pool memory (VMA's CMSG_VMA_IOCTL_USER_ALLOC): `rx`/`tx` give
+   * a pool's bytes (at least the size asked for), `free` gets them back when the ring closes.
+   */
+  alloc?: { rx?: (bytes: number) => Uint8Array; tx?: (bytes: number) => Uint8Array; free?: (mem: Uint8Array) => void };
+}
+
+/** A pool region from the application's allocator, checked for size. */
+function userRegion(alloc: ((bytes: number) => Uint8Array) | undefined, bytes: number, what: string): Region | undefined {
+  if (!alloc) return undefined;
+  const u8 = alloc(bytes);
+  if (!(u8 instanceof Uint8Array) || u8.byteLength < bytes) throw new RangeError(`Ring: the user allocator gave ${what} ${u8 instanceof Uint8Array ? u8.byteLength : typeof u8} bytes, ${bytes} needed`);
+  return regionOf(u8);
 }
 
 let nextRingId = 1;
@@ -63,6 +76,7 @@ export class Ring {
   private readonly txQueue: Int32Array;
   private txCount = 0;
   private closed = false;
+  private readonly alloc: RingOptions['alloc'] | null;
   /** Bound once: the device calls it per received frame. */
   private readonly dispatch: RxSink;
 
@@ -71,10 +85,13 @@ export class Ring {
     this.burst = Math.max(1, Math.min(opts.burst ?? device.caps.maxBurst, 1024));
     const lro = device.caps.rxFrameMax ?? 0;
     const rxBufSize = opts.rxBufSize ?? (lro > bufSize ? Math.max(bufSize, tsoTxBufSize(lro)) : bufSize);
-    this.rxPool = new BufferPool(`${device.caps.name}.rx`, opts.rxBufs ?? (rxBufSize > bufSize ? 1024 : 4096), rxBufSize);
+    const rxBufs = opts.rxBufs ?? (rxBufSize > bufSize ? 1024 : 4096);
+    this.rxPool = new BufferPool(`${device.caps.name}.rx`, rxBufs, rxBufSize, userRegion(opts.alloc?.rx, rxBufs * rxBufSize, 'the RX pool'));
     const tso = device.caps.tsoMax ?? 0;
     const txBufSize = opts.txBufSize ?? (tso > 0 ? Math.max(bufSize, tsoTxBufSize(tso)) : bufSize);
-    this.txPool = new BufferPool(`${device.caps.name}.tx`, opts.txBufs ?? (txBufSize > bufSize ? 1024 : 4096), txBufSize);
+    const txBufs = opts.txBufs ?? (txBufSize > bufSize ? 1024 : 4096);
+    this.txPool = new BufferPool(`${device.caps.name}.tx`, txBufs, txBufSize, userRegion(opts.alloc?.tx, txBufs * txBufSize, 'the TX pool'));
+    this.alloc = opts.alloc ?? null;
     const q = opts.txQueue ?? Math.max(this.burst * 4, 256);
     if (!(q >= this.burst)) throw new RangeError(`Ring: txQueue (${q}) must hold at least one burst (${this.burst})`);
     this.txQueue = new Int32Array(q);
@@ -245,5 +262,10 @@ export class Ring {
     this.txCount = 0;
     this.closed = true;
     this.device.close();
+    const free = this.alloc?.free;
+    if (free) {
+      if (this.alloc!.rx) free(this.rxPool.region.u8);
+      if (this.alloc!.tx) free(this.txPool.region.u8);
+    }
   }
 }

@@ -93,9 +93,12 @@ describe('allocation', () => {
     expect(b.counters.rxNoFlow).toBe(0);
     expect(sum).toBe((3000 + rounds) * (31 * 32) / 2);
     // Per-frame garbage of even 16 bytes would be 16 MB here: scavenges in the loop and a big heap rise.
-    // (8 MB of slack before GC: the bound still catches one boxed double per frame, 16 MB.)
-    expect({ inLoop, grownNoGcKB: Math.round(grownNoGc / 1024) < 8192, grownKB: Math.round(grown / 1024) < 2048 })
-      .toEqual({ inLoop: 0, grownNoGcKB: true, grownKB: true });
+    // (12 MB of slack before GC: on a loaded machine V8's optimising compiler finishes its code on the
+    // main heap during the loop: under the full suite it once passed 8 MB with no GC in the loop; one boxed
+    // double per frame is 16 MB.)
+    const measured = `heap +${Math.round(grownNoGc / 1024)} KB before GC, +${Math.round(grown / 1024)} KB after, ${inLoop} GCs in the loop`;
+    expect({ inLoop, grownNoGcKB: Math.round(grownNoGc / 1024) < 12288, grownKB: Math.round(grown / 1024) < 2048, measured })
+      .toEqual({ inLoop: 0, grownNoGcKB: true, grownKB: true, measured });
     console.log(`10^6 frames in ${(t1 - t0).toFixed(0)} ms; heap +${(grownNoGc / 1024).toFixed(0)} KB before GC, +${(grown / 1024).toFixed(0)} KB after; ${inLoop} GCs in the loop`);
   });
 });

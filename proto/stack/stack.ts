@@ -115,6 +115,27 @@ export class Stack {
     return ifc;
   }
 
+  /**
+   * Claims (IP protocol, port) on the devices that arbitrate ports among processes (ring/device.ts
+   * `claimPort`: the daemon device); false, keeping nothing, when one refuses. Sockets call it at bind.
+   */
+  claimPort(protocol: number, port: number): boolean {
+    const ifcs = this.interfaces;
+    for (let i = 0; i < ifcs.length; i++) {
+      const d = ifcs[i].ring.device;
+      if (d.claimPort && !d.claimPort(protocol, port)) {
+        for (let j = 0; j < i; j++) ifcs[j].ring.device.releasePort?.(protocol, port);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Releases a `claimPort` (a socket closed). */
+  releasePort(protocol: number, port: number): void {
+    for (const ifc of this.interfaces) ifc.ring.device.releasePort?.(protocol, port);
+  }
+
   /** Registers the handler for an IP protocol (UDP, TCP, IGMP arrive in later layers). */
   setProtocolHandler(protocol: number, h: ProtocolHandler | undefined): void {
     this.handlers[protocol] = h;
@@ -498,6 +519,12 @@ export class Stack {
     e.vlan = -1;
     const start = tx.prepend(id, ETHERNET_HEADER_LEN);
     emitEthernet(e, from.txBytes, start);
+    if (tx.flags(id) & 1 /* BufFlag.Dummy */) {
+      // A dummy send to ourselves: the TX path ran; the loop is this host's wire.
+      from.ring.counters.txDummy++;
+      tx.release(id);
+      return;
+    }
     const rx = to.ring.rxPool.allocCopy(tx.buf, start, tx.end(id) - start);
     tx.release(id);
     if (rx < 0) {
@@ -523,6 +550,7 @@ export class Stack {
   /** Copies a TX frame (Ethernet header in place) into the RX pool for delivery on the next poll. */
   private loopCopy(ifc: Interface, id: number): void {
     const tx = ifc.ring.txPool;
+    if (tx.flags(id) & 1 /* BufFlag.Dummy */) return; // never looped back
     const rx = ifc.ring.rxPool.allocCopy(tx.buf, tx.start(id), tx.length(id));
     if (rx < 0) {
       this.counters.txNoBuffer++;

@@ -4,7 +4,8 @@
  * RX: IPv4 protocol 6 → parseTcp (checksum verified unless the device did) → the engine's
  * segmentIn (demux by 4-tuple, then listener by (ip, port), then (0.0.0.0, port); RST to segments
  * for no socket, RFC 9293 §3.10.7.1). The RX buffer is released when the segment has been handled
- * (payload bytes are copied into the connection's receive buffer).
+ * (payload bytes are copied into the connection's receive buffer); a connection's receive filter
+ * gets the buffer as an RxBufferRef and may keep it with a reference of its own (Hold).
  * TX: a TX buffer from the interface's ring (headroom for IPv4 + Ethernet), payload copied from the
  * connection's send buffer, emitTcp (checksum in software unless the device offloads it), then
  * stack.sendIpv4. On a device with TCP segmentation offload (caps.tsoMax) a segment to a remote
@@ -23,13 +24,14 @@ import { WireStatus } from '../wire/status';
 import { emitTcp, parseTcp, tcpHeaderLen, TcpRepr } from '../wire/tcp';
 import type { ByteRing } from '../tcp/byte_ring';
 import { TcpEngine, type TcpHost, type TcpOptions, type TcpRoute } from '../tcp/engine';
-import { TcpSocket } from '../tcp/socket';
+import { TcpSocket, type RxBufferPool } from '../tcp/socket';
 import type { Interface } from './interface';
 import { TX_HEADROOM, type Ipv4SendOptions, type Stack } from './stack';
 import type { TimerWheel } from './timer_wheel';
+import { TcpErrno, TCP_EPHEMERAL_HIGH, TCP_EPHEMERAL_LOW } from '../tcp/types';
 
-export { TcpSocket, DEFAULT_RCVBUF as TCP_DEFAULT_RCVBUF, DEFAULT_SNDBUF as TCP_DEFAULT_SNDBUF } from '../tcp/socket';
-export type { TcpInfo, TcpSocketCounters } from '../tcp/socket';
+export { TcpSocket, TcpRxVerdict, DEFAULT_RCVBUF as TCP_DEFAULT_RCVBUF, DEFAULT_SNDBUF as TCP_DEFAULT_SNDBUF } from '../tcp/socket';
+export type { TcpInfo, TcpSocketCounters, TcpRxFilter, RxBufferRef, RxBufferPool } from '../tcp/socket';
 export { TcpState, tcpStateName, TcpErrno, TCP_EPHEMERAL_LOW, TCP_EPHEMERAL_HIGH, defaultTcpTimings } from '../tcp/types';
 export type { TcpTimings } from '../tcp/types';
 export type { TcpOptions, TcpCounters } from '../tcp/engine';
@@ -95,15 +97,115 @@ class StackHost implements TcpHost {
     this.stack.sendIpv4(ifc, id, dst | 0, IpProtocol.Tcp, now, TCP_IP_OPTIONS, src | 0);
     return true;
   }
+
+  /** A segment as `transmit` builds it, payload from `payload`, on a TX buffer flagged BufFlag.Dummy (never on the wire). */
+  transmitDummy(s: TcpSocket, r: TcpRepr, src: number, dst: number, payload: Uint8Array, off: number, now: number): boolean {
+    const ifc = s.routeHandle as Interface | null;
+    if (ifc === null) return false;
+    const ring = ifc.ring;
+    const id = ring.allocTx(TX_HEADROOM);
+    if (id < 0) {
+      this.stack.counters.txNoBuffer++;
+      return false;
+    }
+    const pool = ring.txPool;
+    // BufFlag.Dummy (ring/buffer_pool.ts): the device (or the stack, to its own addresses) stops it before the wire.
+    pool.setFlags(id, 1);
+    const start = pool.start(id);
+    const hlen = tcpHeaderLen(r);
+    const len = r.payloadLength;
+    if (pool.tailroom(id) < hlen + len) {
+      pool.release(id);
+      return false;
+    }
+    const buf = pool.buf;
+    const at = start + hlen;
+    if (len <= 64) for (let i = 0; i < len; i++) buf[at + i] = payload[off + i];
+    else buf.set(payload.subarray(off, off + len), at);
+    pool.append(id, hlen + len);
+    emitTcp(r, ifc.txBytes, start, src | 0, dst | 0, !ring.device.caps.txChecksum.tcp);
+    this.stack.sendIpv4(ifc, id, dst | 0, IpProtocol.Tcp, now, TCP_IP_OPTIONS, src | 0);
+    return true;
+  }
 }
+
+/** The RX buffer of the segment being handled, as a receive filter sees it (one object per Tcp, reused). */
+class RxRef {
+  constructor(public pool: RxBufferPool, public id: number) {}
+}
+
+const NO_POOL: RxBufferPool = {
+  ref(): void {
+    throw new Error('no RX buffer');
+  },
+  release(): void {
+    throw new Error('no RX buffer');
+  },
+};
 
 export class Tcp extends TcpEngine {
   private readonly rx = new TcpRepr();
+  private readonly rxRef = new RxRef(NO_POOL, -1);
 
   constructor(readonly stack: Stack, opts: TcpOptions = {}) {
     super(new StackHost(stack), opts);
     stack.setProtocolHandler(IpProtocol.Tcp, (ifc, ip, id, off, len, now) => this.input(ifc, ip, id, off, len, now));
     stack.setIcmpErrorHandler(IpProtocol.Tcp, (type, code, quoted, l4Off, b) => this.icmpInput(type, code, quoted, l4Off, b));
+  }
+
+  /**
+   * Ports claimed on a device shared with other processes (the daemon device: Stack.claimPort), by
+   * socket. A closed socket keeps its claim while the engine still holds its port (FIN exchange,
+   * TIME-WAIT): released once the engine unbinds it, checked at every bind, close and abort.
+   */
+  private readonly claims = new Map<TcpSocket, number>();
+  /** Where this process's search for a shared ephemeral port starts (random: processes sharing ringd rarely collide). */
+  private nextShared = TCP_EPHEMERAL_LOW + Math.floor(Math.random() * (TCP_EPHEMERAL_HIGH - TCP_EPHEMERAL_LOW + 1));
+
+  /**
+   * The engine's bind, plus port arbitration when a device is shared with other processes (ringd):
+   * the port is claimed first (refused: EADDRINUSE) and an ephemeral port is one no process holds.
+   */
+  override bind(s: TcpSocket, ip: number, port: number, reuseAddr = false): number {
+    this.reapClaims();
+    if (s.bound || !(port >= 0 && port <= 0xffff) || !this.stack.interfaces.some((i) => i.ring.device.claimPort)) return super.bind(s, ip, port, reuseAddr);
+    const tries = port === 0 ? TCP_EPHEMERAL_HIGH - TCP_EPHEMERAL_LOW + 1 : 1;
+    for (let i = 0; i < tries; i++) {
+      let p = port;
+      if (p === 0) {
+        p = this.nextShared;
+        this.nextShared = p === TCP_EPHEMERAL_HIGH ? TCP_EPHEMERAL_LOW : p + 1;
+      }
+      if (!this.stack.claimPort(IpProtocol.Tcp, p)) continue;
+      const r = super.bind(s, ip, p, reuseAddr);
+      if (r === 0) {
+        this.claims.set(s, p);
+        return 0;
+      }
+      this.stack.releasePort(IpProtocol.Tcp, p);
+      if (port !== 0 || r !== -TcpErrno.EADDRINUSE) return r;
+    }
+    return -TcpErrno.EADDRINUSE;
+  }
+
+  override close(s: TcpSocket, now: number): void {
+    super.close(s, now);
+    this.reapClaims();
+  }
+
+  override abort(s: TcpSocket, now: number): void {
+    super.abort(s, now);
+    this.reapClaims();
+  }
+
+  /** Releases the claims of sockets the engine no longer binds. */
+  private reapClaims(): void {
+    if (this.claims.size === 0) return;
+    for (const [s, p] of this.claims) {
+      if (s.bound) continue;
+      this.claims.delete(s);
+      this.stack.releasePort(IpProtocol.Tcp, p);
+    }
   }
 
   private input(ifc: Interface, ip: Ipv4Repr, id: number, off: number, len: number, now: number): void {
@@ -123,9 +225,13 @@ export class Tcp extends TcpEngine {
       pool.release(id);
       return;
     }
+    const ref = this.rxRef;
+    ref.pool = pool;
+    ref.id = id;
     try {
-      this.segmentIn(ip.src | 0, ip.dst | 0, seg, ifc.rxBytes.u8, off + seg.dataOffset, now); // `| 0`: no heap number per call (see parseTcp)
+      this.segmentIn(ip.src | 0, ip.dst | 0, seg, ifc.rxBytes.u8, off + seg.dataOffset, now, ref); // `| 0`: no heap number per call (see parseTcp)
     } finally {
+      ref.id = -1;
       pool.release(id);
     }
   }

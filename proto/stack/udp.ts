@@ -66,9 +66,17 @@ export interface UdpSocketCounters {
   rxBytes: number;
   /** Datagrams dropped because the receive queue was full. */
   rxQueueDrops: number;
+  /** Datagrams a receive filter dropped (VMA_PACKET_DROP). */
+  rxFilterDrops: number;
+  /** Datagrams a receive filter kept for the application (VMA_PACKET_HOLD). */
+  rxHeld: number;
+  /** Datagrams dropped because receiving was shut down (SO_VMA_SHUTDOWN_RX). */
+  rxShutdownDrops: number;
   txPackets: number;
   txBytes: number;
   txErrors: number;
+  /** Dummy sends (VMA_SND_FLAGS_DUMMY): the TX path ran, nothing went on the wire. */
+  txDummy: number;
 }
 
 /** One multicast membership of a socket: a group on an interface, for any source or for `sources`. */
@@ -78,6 +86,25 @@ export interface Membership {
   /** null: any source (EXCLUDE {}); else the sources joined (INCLUDE). */
   sources: number[] | null;
 }
+
+/** What a receive filter decides for a datagram (VMA's vma_recv_callback_retval_t values). */
+export const enum RxVerdict {
+  /** Free the buffer at once (another socket of a multicast fan-out may still hold it). */
+  Drop = 0,
+  /** Queue it as usual. */
+  Recv = 1,
+  /** The filter keeps the buffer reference (released later by the application). */
+  Hold = 2,
+}
+
+/**
+ * A receive filter (VMA's register_recv_callback): called for each datagram after header
+ * processing and before queueing, with its RX buffer `id` on `ifc`'s ring and the payload at
+ * [off, off+len) of the ring's RX region — or, for a reassembled datagram, `id` -1 and the bytes in
+ * `data` [0, len) (a copy the socket owns). Returns an RxVerdict; on Hold the filter owns the
+ * buffer's reference (or `data`). `now` is the stack's clock (ms) at delivery.
+ */
+export type UdpRxFilter = (s: UdpSocket, ifc: Interface, id: number, src: number, sport: number, dst: number, off: number, len: number, data: Buffer | null, now: number) => number;
 
 /** One received datagram, described in place (the caller owns `this` and reuses it). */
 export class UdpDatagram {
@@ -121,7 +148,11 @@ export class UdpSocket {
   queuedBytes = 0;
   /** A pending asynchronous error (e.g. ECONNREFUSED from an ICMP port unreachable), as a negative errno. */
   pendingError = 0;
-  readonly counters: UdpSocketCounters = { rxPackets: 0, rxBytes: 0, rxQueueDrops: 0, txPackets: 0, txBytes: 0, txErrors: 0 };
+  readonly counters: UdpSocketCounters = { rxPackets: 0, rxBytes: 0, rxQueueDrops: 0, rxFilterDrops: 0, rxHeld: 0, rxShutdownDrops: 0, txPackets: 0, txBytes: 0, txErrors: 0, txDummy: 0 };
+  /** The receive filter (null: every datagram is queued). */
+  rxFilter: UdpRxFilter | null = null;
+  /** SO_VMA_SHUTDOWN_RX: datagrams for this socket are dropped (counted) instead of queued. */
+  rxShutdown = false;
   /** Called when a datagram was queued (once per datagram). */
   onReadable: ((s: UdpSocket) => void) | null = null;
   /** Called when an asynchronous error arrives. */
@@ -258,7 +289,7 @@ export class Udp {
     if (port === 0) {
       port = this.ephemeral(ip);
       if (port === 0) return -Errno.EADDRINUSE;
-    } else if (!this.available(ip, port, reuseAddr)) return -Errno.EADDRINUSE;
+    } else if (!this.available(ip, port, reuseAddr) || !this.stack.claimPort(IpProtocol.Udp, port)) return -Errno.EADDRINUSE;
     s.localIp = ip;
     s.localPort = port;
     s.addrLocked = ip !== 0;
@@ -321,7 +352,7 @@ export class Udp {
    * Sends `len` bytes of `data` from `off` to (dstIp, dstPort) — or to the connected peer when
    * dstPort is 0. Binds to an ephemeral port first if needed. Returns the bytes sent or a negative errno.
    */
-  send(s: UdpSocket, data: Uint8Array, off: number, len: number, dstIp: number, dstPort: number, now: number): number {
+  send(s: UdpSocket, data: Uint8Array, off: number, len: number, dstIp: number, dstPort: number, now: number, dummy = false): number {
     if (s.closed) return -Errno.EBADF;
     if (dstPort === 0) {
       if (!s.connected) return -Errno.EDESTADDRREQ;
@@ -341,7 +372,11 @@ export class Udp {
       const b = this.bind(s, 0, 0);
       if (b < 0) return b;
     }
-    if (len + UDP_HEADER_LEN + 20 > ifc.mtu) return this.sendFragmented(s, ifc, data, off, len, dstIp >>> 0, dstPort, now, mc);
+    if (len + UDP_HEADER_LEN + 20 > ifc.mtu) {
+      // VMA's dummy send is one packet's TX path: a datagram that needs fragments is refused.
+      if (dummy) return -Errno.EMSGSIZE;
+      return this.sendFragmented(s, ifc, data, off, len, dstIp >>> 0, dstPort, now, mc);
+    }
     const ring = ifc.ring;
     const id = ring.allocTx(TX_HEADROOM + UDP_HEADER_LEN);
     if (id < 0) {
@@ -349,6 +384,8 @@ export class Udp {
       return -Errno.ENOBUFS;
     }
     const pool = ring.txPool;
+    // BufFlag.Dummy (ring/buffer_pool.ts): the device (or the stack, to its own addresses) stops it before the wire.
+    if (dummy) pool.setFlags(id, 1);
     if (pool.tailroom(id) < len) {
       pool.release(id);
       return -Errno.EMSGSIZE;
@@ -365,8 +402,11 @@ export class Udp {
     const src = Udp.source(s, ifc);
     emitUdp(u, ifc.txBytes, h, src | 0, dstIp | 0, !ifc.ring.device.caps.txChecksum.udp);
     this.stack.sendIpv4(ifc, id, dstIp >>> 0, IpProtocol.Udp, now, mc ? s.mcOptions : s.ipOptions, src);
-    s.counters.txPackets++;
-    s.counters.txBytes += len;
+    if (dummy) s.counters.txDummy++;
+    else {
+      s.counters.txPackets++;
+      s.counters.txBytes += len;
+    }
     return len;
   }
 
@@ -441,6 +481,7 @@ export class Udp {
     for (const t of targets) {
       // The reassembly buffer is reused: each socket gets its own copy.
       const copy = Buffer.from(payload.subarray(UDP_HEADER_LEN, UDP_HEADER_LEN + u.payloadLength));
+      if ((t.rxFilter !== null || t.rxShutdown) && this.filtered(t, ifc, -1, ip, u.srcPort, 0, copy.length, copy, now)) continue;
       if (!t.enqueue(ifc, -1, ip.src, u.srcPort, ip.dst, 0, copy.length, copy)) {
         t.counters.rxQueueDrops++;
         continue;
@@ -449,7 +490,6 @@ export class Udp {
       t.counters.rxBytes += u.payloadLength;
       t.onReadable?.(t);
     }
-    void now;
   }
 
   /** Fills `this.targets` with the sockets a multicast or broadcast datagram goes to: bound to its address, then to the wildcard. */
@@ -589,7 +629,10 @@ export class Udp {
     if (s.closed) return;
     while (s.memberships.length) this.dropAt(s, s.memberships.length - 1, now);
     s.closed = true;
-    if (s.bound) this.unlink(s);
+    if (s.bound) {
+      this.unlink(s);
+      this.stack.releasePort(IpProtocol.Udp, s.localPort);
+    }
     const d = new UdpDatagram();
     while (s.dequeue(d)) this.release(d);
     s.onReadable = null;
@@ -641,7 +684,7 @@ export class Udp {
     for (let i = 0; i < span; i++) {
       const p = this.nextEphemeral;
       this.nextEphemeral = p === EPHEMERAL_HIGH ? EPHEMERAL_LOW : p + 1;
-      if (this.available(ip, p, false)) return p;
+      if (this.available(ip, p, false) && this.stack.claimPort(IpProtocol.Udp, p)) return p;
     }
     return 0;
   }
@@ -659,7 +702,7 @@ export class Udp {
       return;
     }
     if (isGroupDestination(ifc, ip.dst)) {
-      this.inputGroup(ifc, ip, id, off, u);
+      this.inputGroup(ifc, ip, id, off, u, now);
       return;
     }
     const s = this.lookup(ip.dst, u.dstPort, ip.src, u.srcPort);
@@ -669,6 +712,7 @@ export class Udp {
       pool.release(id);
       return;
     }
+    if ((s.rxFilter !== null || s.rxShutdown) && this.filtered(s, ifc, id, ip, u.srcPort, off + UDP_HEADER_LEN, u.payloadLength, null, now)) return;
     if (!s.enqueue(ifc, id, ip.src, u.srcPort, ip.dst, off + UDP_HEADER_LEN, u.payloadLength)) {
       s.counters.rxQueueDrops++;
       pool.release(id);
@@ -679,8 +723,30 @@ export class Udp {
     s.onReadable?.(s);
   }
 
+  /**
+   * Runs a socket's receive filter (or its RX shutdown) on a datagram; true when it was consumed
+   * (dropped: the buffer reference released; held: the filter owns it). Counted as received either way.
+   */
+  private filtered(s: UdpSocket, ifc: Interface, id: number, ip: Ipv4Repr, sport: number, off: number, len: number, data: Buffer | null, now: number): boolean {
+    if (s.rxShutdown) {
+      s.counters.rxShutdownDrops++;
+      if (id >= 0) ifc.ring.rxPool.release(id);
+      return true;
+    }
+    const v = s.rxFilter!(s, ifc, id, ip.src, sport, ip.dst, off, len, data, now);
+    if (v === RxVerdict.Recv) return false;
+    s.counters.rxPackets++;
+    s.counters.rxBytes += len;
+    if (v === RxVerdict.Hold) s.counters.rxHeld++;
+    else {
+      s.counters.rxFilterDrops++;
+      if (id >= 0) ifc.ring.rxPool.release(id);
+    }
+    return true;
+  }
+
   /** A multicast or broadcast datagram: one reference to the buffer per receiving socket. */
-  private inputGroup(ifc: Interface, ip: Ipv4Repr, id: number, off: number, u: UdpRepr): void {
+  private inputGroup(ifc: Interface, ip: Ipv4Repr, id: number, off: number, u: UdpRepr, now: number): void {
     const pool = ifc.ring.rxPool;
     this.groupTargets(ifc, ip.dst, u.dstPort, ip.src, u.srcPort);
     const targets = this.targets;
@@ -691,6 +757,7 @@ export class Udp {
     }
     for (let i = 1; i < targets.length; i++) pool.ref(id);
     for (const t of targets) {
+      if ((t.rxFilter !== null || t.rxShutdown) && this.filtered(t, ifc, id, ip, u.srcPort, off + UDP_HEADER_LEN, u.payloadLength, null, now)) continue;
       if (!t.enqueue(ifc, id, ip.src, u.srcPort, ip.dst, off + UDP_HEADER_LEN, u.payloadLength)) {
         t.counters.rxQueueDrops++;
         pool.release(id);

@@ -97,6 +97,29 @@ export class ByteRing {
     this.len -= n;
   }
 
+  /**
+   * Moves the front past n bytes that were never stored (receive data discarded at RCV.NXT while
+   * the ring is empty): bytes kept beyond `len` (out-of-order data) keep their place relative to
+   * the tail. Only for an empty ring.
+   */
+  skip(n: number): void {
+    if (this.len !== 0) throw new Error('ByteRing.skip: the ring is not empty');
+    const size = this.buf.length;
+    this.head = (this.head + (n % size)) % size;
+  }
+
+  /** Where logical position `pos` (< the memory's size) is in `buf`. */
+  offsetOf(pos: number): number {
+    const p = this.head + pos;
+    return p >= this.buf.length ? p - this.buf.length : p;
+  }
+
+  /** How many of n bytes from logical position `pos` are contiguous in `buf` (the rest wrap to 0). */
+  contiguous(pos: number, n: number): number {
+    const first = this.buf.length - this.offsetOf(pos);
+    return n <= first ? n : first;
+  }
+
   /** Copies up to n bytes out to dst and consumes them; returns the count. */
   read(dst: Uint8Array, dstOff: number, n: number): number {
     if (n > this.len) n = this.len;

@@ -28,7 +28,8 @@ import { ByteRing } from './byte_ring';
 import { ConnTable } from './conn_table';
 import { congestionControl, type CongestionControl, type CongestionName } from './congestion';
 import { KeyedHash } from './hash';
-import { MAX_OOO_RANGES, MAX_SACKED_RANGES, TcpEvent, TcpSocket } from './socket';
+import { RxHolds } from './rx_holds';
+import { MAX_OOO_RANGES, MAX_SACKED_RANGES, TcpEvent, TcpRxVerdict, TcpSocket, type RxBufferRef } from './socket';
 import {
   defaultTcpTimings, TCP_DEFAULT_MSS, TCP_EPHEMERAL_HIGH, TCP_EPHEMERAL_LOW, TCP_IP_HEADERS, TcpErrno, TcpState, type TcpTimings,
 } from './types';
@@ -61,6 +62,12 @@ export interface TcpHost {
    * MSS). Asked once per output pass, so it may look at the socket's route.
    */
   gsoMax?(s: TcpSocket): number;
+  /**
+   * Optional dummy send (VMA_SND_FLAGS_DUMMY): builds the segment exactly as `transmit` would, with
+   * payload[off, off + r.payloadLength), and hands it to the device marked so that it never reaches
+   * the wire. Returns false when no buffer was available. Without it, sendDummy is -EOPNOTSUPP.
+   */
+  transmitDummy?(s: TcpSocket, r: TcpRepr, src: number, dst: number, payload: Uint8Array, off: number, now: number): boolean;
 }
 
 export interface TcpOptions {
@@ -318,13 +325,119 @@ export class TcpEngine {
     return n;
   }
 
-  /** Copies up to `len` received bytes out; 0 when none. Opens the window (RFC 1122 §4.2.3.3). */
+  /**
+   * Dummy send (VMA_SND_FLAGS_DUMMY): builds the segment `send` would send now for these bytes — at
+   * SND.NXT with the current ACK, window and options, checksummed — and hands it to the host marked
+   * so that it never reaches the wire, changing no TCP state (SND.NXT, the send buffer, timers,
+   * counters other than txDummy). Only under VMA's conditions (sockinfo_tcp::check_dummy_send_conditions):
+   * ESTABLISHED or CLOSE-WAIT, 1 ≤ len ≤ one segment (the MSS, or half the largest send window seen
+   * when that is smaller), nothing unsent, and min(send window, cwnd) covers the buffered bytes plus
+   * len; else -EAGAIN. Returns len | -EAGAIN | -EINVAL (bad range) | -ENOBUFS (no TX buffer) |
+   * -EOPNOTSUPP (the host cannot) | -ENOTCONN / -EPIPE as send.
+   */
+  sendDummy(s: TcpSocket, data: Uint8Array, off: number, len: number, now: number): number {
+    if (s.orphan) return -TcpErrno.EPIPE;
+    switch (s.state) {
+      case TcpState.Established:
+      case TcpState.CloseWait:
+        break;
+      case TcpState.Closed:
+        return s.wasConnected ? -TcpErrno.EPIPE : -TcpErrno.ENOTCONN;
+      case TcpState.Listen:
+        return -TcpErrno.ENOTCONN;
+      case TcpState.SynSent:
+      case TcpState.SynReceived:
+        return -TcpErrno.EAGAIN;
+      default:
+        return -TcpErrno.EPIPE;
+    }
+    if (!(off >= 0 && len >= 0 && off + len <= data.length)) return -TcpErrno.EINVAL;
+    if (this.host.transmitDummy === undefined) return -TcpErrno.EOPNOTSUPP;
+    const tx = s.tx!;
+    const half = s.maxSndWnd >>> 1;
+    const most = half > 0 && half < s.mssData ? half : s.mssData;
+    const wnd = Math.min(s.sndWnd, s.cc.cwnd);
+    const unsent = seqSub(seqAdd(s.txSeq, tx.len), s.sndNxt) > 0;
+    if (len === 0 || len > most || unsent || s.finQueued || wnd <= 0 || len + tx.len > wnd) return -TcpErrno.EAGAIN;
+    const r = this.txr;
+    const adv = s.rcvAdv;
+    this.header(s, r, F_ACK | F_PSH, s.sndNxt, now);
+    s.rcvAdv = adv; // the window in the dummy was never advertised
+    if (len > s.pmtu - 20 - tcpHeaderLen(r)) return -TcpErrno.EAGAIN; // options (SACK blocks) leave less room
+    r.payloadLength = len;
+    if (!this.host.transmitDummy(s, r, s.localIp | 0, s.remoteIp | 0, data, off, now)) return -TcpErrno.ENOBUFS;
+    s.counters.txDummy++;
+    return len;
+  }
+
+  /**
+   * Copies up to `len` received bytes out; 0 when none. Opens the window (RFC 1122 §4.2.3.3) —
+   * unless zero-copy holds are outstanding: bytes read behind a hold leave the buffer with it.
+   */
   recv(s: TcpSocket, dst: Uint8Array, off: number, len: number, now: number): number {
     const rx = s.rx;
     if (!rx || rx.len === 0) return 0;
+    const h = s.holds;
+    if (h !== null && h.bytes > 0) {
+      const avail = rx.len - h.bytes;
+      const n = len < avail ? len : avail;
+      if (n <= 0) return 0;
+      rx.copyOut(h.bytes, dst, off, n);
+      h.push(n, true);
+      return n;
+    }
     const n = rx.read(dst, off, len);
     if (n > 0 && s.inTable && this.windowUpdateDue(s)) this.sendAck(s, now);
     return n;
+  }
+
+  // ---- Zero-copy receive (VMA's recvfrom_zcopy / free_packets for TCP)
+
+  /**
+   * Views of the readable bytes where they lie in the receive buffer, without copying: none when
+   * nothing is readable, two when the bytes wrap around the buffer's end. The views stay valid
+   * (their bytes unchanged) while the bytes are held (holdReceived) and until freeHeld frees them,
+   * also after close or reset: a receive buffer belongs to one connection and is never reused.
+   * Bytes not held may be overwritten once recv() has consumed them. Allocates the array and views.
+   */
+  peekReceived(s: TcpSocket): Uint8Array[] {
+    const rx = s.rx;
+    const n = s.rxQueued;
+    if (rx === null || n <= 0) return [];
+    const pos = s.rxHeldBytes;
+    const at = rx.offsetOf(pos);
+    const first = rx.contiguous(pos, n);
+    const a = rx.buf.subarray(at, at + first);
+    return first === n ? [a] : [a, rx.buf.subarray(0, n - first)];
+  }
+
+  /**
+   * Takes the first `n` readable bytes for the application (as seen by peekReceived): they stop
+   * being readable but stay in the receive buffer, so the advertised window stays reduced until
+   * they are freed. Returns the hold's id (≥ 0, increasing per connection) for freeHeld, or
+   * -EINVAL (n < 1 or more than is readable).
+   */
+  holdReceived(s: TcpSocket, n: number): number {
+    if (!(n >= 1) || !Number.isInteger(n) || n > s.rxQueued) return -TcpErrno.EINVAL;
+    if (s.holds === null) s.holds = new RxHolds();
+    return s.holds.push(n, false);
+  }
+
+  /**
+   * Frees hold `id`, in any order: the buffer lets go of the bytes of the earliest holds once all of
+   * them are freed, then sends a window update when it is due (as recv does). 0 | -EINVAL (an id
+   * not held: unknown or freed already). Works after close or reset too (nothing is sent then).
+   */
+  freeHeld(s: TcpSocket, id: number, now: number): number {
+    const h = s.holds;
+    if (h === null || s.rx === null) return -TcpErrno.EINVAL;
+    const n = h.free(id);
+    if (n < 0) return -TcpErrno.EINVAL;
+    if (n > 0) {
+      s.rx.consume(n);
+      if (s.inTable && this.windowUpdateDue(s)) this.sendAck(s, now);
+    }
+    return 0;
   }
 
   /** Readable bytes (the same as s.rxQueued). */
@@ -377,7 +490,7 @@ export class TcpEngine {
       default:
         break;
     }
-    if ((s.rx !== null && s.rx.len > 0) || s.state === TcpState.SynReceived) {
+    if (s.rxQueued > 0 || s.state === TcpState.SynReceived) {
       this.sendReset(s, now);
       this.counters.estabResets++;
       this.destroy(s, 0);
@@ -431,9 +544,11 @@ export class TcpEngine {
 
   /**
    * A parsed segment from `src` to `dst` (unsigned or `| 0`; checksum already verified); its payload is
-   * data[off, off + seg.payloadLength). Delivers callbacks before returning.
+   * data[off, off + seg.payloadLength), in the RX buffer `ref` when the host has one (for a receive
+   * filter that holds it; the host releases its own reference after the call). Delivers callbacks
+   * before returning.
    */
-  segmentIn(src: number, dst: number, seg: TcpRepr, data: Uint8Array, off: number, now: number): void {
+  segmentIn(src: number, dst: number, seg: TcpRepr, data: Uint8Array, off: number, now: number, ref: RxBufferRef | null = null): void {
     // Addresses may come as `addr | 0` (no heap number per call); every use below normalises them.
     this.counters.segmentsIn++;
     this.lastNow = now;
@@ -446,11 +561,11 @@ export class TcpEngine {
       s = null;
     }
     if (s !== null) {
-      if (s.state === TcpState.SynSent) this.synSentInput(s, seg, data, off, now);
-      else this.connInput(s, seg, data, off, now);
+      if (s.state === TcpState.SynSent) this.synSentInput(s, seg, data, off, now, ref);
+      else this.connInput(s, seg, data, off, now, ref);
     } else {
       const l = this.listeners.get(localKey(dst, seg.dstPort)) ?? this.listeners.get(localKey(0, seg.dstPort));
-      if (l !== undefined) this.listenInput(l, src, dst, seg, data, off, now);
+      if (l !== undefined) this.listenInput(l, src, dst, seg, data, off, now, ref);
       else this.noSocket(src, dst, seg, now);
     }
     this.dispatch();
@@ -525,7 +640,7 @@ export class TcpEngine {
 
   // ---- LISTEN (RFC 9293 §3.10.7.2)
 
-  private listenInput(l: TcpSocket, src: number, dst: number, seg: TcpRepr, data: Uint8Array, off: number, now: number): void {
+  private listenInput(l: TcpSocket, src: number, dst: number, seg: TcpRepr, data: Uint8Array, off: number, now: number, ref: RxBufferRef | null): void {
     const flags = seg.flags;
     // First: check for an RST — "An incoming RST segment could not be valid ... it should be ignored".
     if (flags & F_RST) return;
@@ -534,7 +649,7 @@ export class TcpEngine {
       if (!(flags & F_SYN) && this.syncookies && now - l.lastCookieAt < 2 * COOKIE_PERIOD_MS) {
         const c = this.cookieConnection(l, src, dst, seg, now);
         if (c !== null) {
-          this.connInput(c, seg, data, off, now);
+          this.connInput(c, seg, data, off, now, ref);
           return;
         }
         this.counters.synCookiesFailed++;
@@ -710,7 +825,7 @@ export class TcpEngine {
 
   // ---- SYN-SENT (RFC 9293 §3.10.7.3)
 
-  private synSentInput(s: TcpSocket, seg: TcpRepr, data: Uint8Array, off: number, now: number): void {
+  private synSentInput(s: TcpSocket, seg: TcpRepr, data: Uint8Array, off: number, now: number, ref: RxBufferRef | null): void {
     const flags = seg.flags;
     s.counters.rxSegments++;
     let ackOk = false;
@@ -758,7 +873,7 @@ export class TcpEngine {
       this.establish(s, now);
       this.queueEvent(s, TcpEvent.Connect);
       // Data on a SYN-ACK is rare; take it as a segment after the SYN.
-      if (seg.payloadLength > 0) this.receiveData(s, seqAdd(seg.seq, 1), data, off, seg.payloadLength, now);
+      if (seg.payloadLength > 0) this.receiveData(s, seqAdd(seg.seq, 1), data, off, seg.payloadLength, now, ref);
       s.ackNow = true;
       this.output(s, now);
       this.flushAck(s, now);
@@ -777,7 +892,7 @@ export class TcpEngine {
 
   // ---- Synchronized states and SYN-RECEIVED (RFC 9293 §3.10.7.4)
 
-  private connInput(s: TcpSocket, seg: TcpRepr, data: Uint8Array, off: number, now: number): void {
+  private connInput(s: TcpSocket, seg: TcpRepr, data: Uint8Array, off: number, now: number, ref: RxBufferRef | null): void {
     const flags = seg.flags;
     s.counters.rxSegments++;
     // A retransmitted SYN while in SYN-RECEIVED: our SYN-ACK was lost.
@@ -898,7 +1013,7 @@ export class TcpEngine {
           this.destroy(s, 0);
           return;
         }
-        this.receiveData(s, seg.seq, data, off, plen, now);
+        this.receiveData(s, seg.seq, data, off, plen, now, ref);
       }
     } else if (plen > 0) {
       s.ackNow = true; // a probe into a zero window: answer with our window
@@ -1167,8 +1282,13 @@ export class TcpEngine {
     return n;
   }
 
-  /** Data in order or out of order (RFC 9293 step 7, RFC 5681 §4.2 immediate ACKs, RFC 2018 reporting). */
-  private receiveData(s: TcpSocket, sq: SeqNum, data: Uint8Array, off: number, len: number, now: number): void {
+  /**
+   * Data in order or out of order (RFC 9293 step 7, RFC 5681 §4.2 immediate ACKs, RFC 2018 reporting).
+   * The receive buffer holds the readable bytes, then out-of-order bytes in place: the byte at
+   * RCV.NXT is at position rx.len. A receive filter or SO_VMA_SHUTDOWN_RX may take in-order bytes
+   * instead of the buffer (they are acknowledged and never stored).
+   */
+  private receiveData(s: TcpSocket, sq: SeqNum, data: Uint8Array, off: number, len: number, now: number, ref: RxBufferRef | null): void {
     const rx = s.rx!;
     let d = seqSub(sq, s.rcvNxt);
     if (d < 0) {
@@ -1182,10 +1302,22 @@ export class TcpEngine {
       s.ackNow = true;
       return;
     }
-    rx.writeAt(rx.len + d, data, off, len);
+    if (s.rxShutdown) {
+      this.shutdownData(s, d, len, now);
+      return;
+    }
     if (d === 0) {
-      let advance = len;
+      let queued = len;
+      // VMA's rule: the filter sees data only while nothing is readable, so order is kept. Discarded
+      // bytes never enter the buffer: an empty one moves its front past them (out-of-order bytes
+      // beyond keep their place); with held bytes in front there must be nothing out of order.
+      if (s.rxFilter !== null && rx.len === s.rxHeldBytes && (rx.len === 0 || s.oooCount === 0) && this.filterTook(s, data, off, len, ref, now)) {
+        queued = 0;
+        if (rx.len === 0) rx.skip(len);
+      } else rx.writeAt(rx.len, data, off, len);
+      rx.len += queued;
       s.rcvNxt = seqAdd(s.rcvNxt, len);
+      let joined = 0;
       let filled = false;
       // Ranges now joined to the in-order data.
       for (let k = 0; k < s.oooCount; ) {
@@ -1193,7 +1325,7 @@ export class TcpEngine {
         const r = seq(s.ooo[2 * k + 1]);
         if (seqLe(l, s.rcvNxt)) {
           if (seqGt(r, s.rcvNxt)) {
-            advance += seqSub(r, s.rcvNxt);
+            joined += seqSub(r, s.rcvNxt);
             s.rcvNxt = r;
           }
           this.removeOoo(s, k);
@@ -1201,26 +1333,77 @@ export class TcpEngine {
           k = 0;
         } else k++;
       }
-      rx.len += advance;
-      s.counters.rxBytes += advance;
-      // A coalesced segment (large receive: many MSS in one) counts as the two full-sized segments it holds at least.
-      s.segsUnacked += len >= 2 * s.ourMss ? 2 : 1;
-      // RFC 5681 §4.2: ACK at once when a segment fills a gap; else every second segment, or after the delay.
-      if (filled || s.oooCount > 0 || s.quickAcks > 0 || s.segsUnacked >= 2) s.ackNow = true;
-      else s.ackPending = true;
-      if (s.quickAcks > 0) s.quickAcks--;
-      if (s.finPending && s.rcvFinSeq === s.rcvNxt) {
-        s.finPending = false;
-        this.finArrived(s, now);
+      s.counters.rxBytes += len + joined;
+      if (joined > 0) {
+        const kept = s.rxFilter !== null && rx.len === 0 ? this.filterJoined(s, joined, now) : joined;
+        rx.len += kept;
+        queued += kept;
       }
-      this.queueEvent(s, TcpEvent.Readable);
+      this.inOrderTaken(s, len, filled, queued > 0, now);
     } else {
+      rx.writeAt(rx.len + d, data, off, len);
       s.counters.outOfOrder++;
       this.addOoo(s, sq, seqAdd(sq, len));
       // A loss is being repaired: ACK every segment for a while (Linux's quick-ACK mode).
       if (s.quickAcks < 8) s.quickAcks = 8;
       s.ackNow = true; // RFC 5681 §4.2: "an immediate duplicate ACK SHOULD be sent when an out-of-order segment arrives"
     }
+  }
+
+  /** After in-order bytes were taken (`len` from this segment): ACK policy, a waiting FIN, the Readable event. */
+  private inOrderTaken(s: TcpSocket, len: number, filled: boolean, readable: boolean, now: number): void {
+    // A coalesced segment (large receive: many MSS in one) counts as the two full-sized segments it holds at least.
+    s.segsUnacked += len >= 2 * s.ourMss ? 2 : 1;
+    // RFC 5681 §4.2: ACK at once when a segment fills a gap; else every second segment, or after the delay.
+    if (filled || s.oooCount > 0 || s.quickAcks > 0 || s.segsUnacked >= 2) s.ackNow = true;
+    else s.ackPending = true;
+    if (s.quickAcks > 0) s.quickAcks--;
+    if (s.finPending && s.rcvFinSeq === s.rcvNxt) {
+      s.finPending = false;
+      this.finArrived(s, now);
+    }
+    if (readable) this.queueEvent(s, TcpEvent.Readable);
+  }
+
+  /** Runs the receive filter on in-order bytes; true when it took them (Drop or Hold), counted. */
+  private filterTook(s: TcpSocket, data: Uint8Array, off: number, len: number, ref: RxBufferRef | null, now: number): boolean {
+    const v = s.rxFilter!(s, data, off, len, ref, now);
+    if (v === TcpRxVerdict.Recv) return false;
+    if (v === TcpRxVerdict.Hold) s.counters.rxHeld++;
+    else s.counters.rxFilterDrops++;
+    return true;
+  }
+
+  /**
+   * Out-of-order bytes just made in-order, at the front of an empty receive buffer: the filter sees
+   * them piece by piece (a piece per contiguous run of buffer memory, `ref` null) until it answers
+   * Recv or is removed. Returns how many bytes stay (to be made readable).
+   */
+  private filterJoined(s: TcpSocket, n: number, now: number): number {
+    const rx = s.rx!;
+    while (n > 0 && s.rxFilter !== null) {
+      const piece = rx.contiguous(0, n);
+      if (!this.filterTook(s, rx.buf, rx.offsetOf(0), piece, null, now)) break;
+      rx.skip(piece);
+      n -= piece;
+    }
+    return n;
+  }
+
+  /**
+   * SO_VMA_SHUTDOWN_RX: in-order payload is acknowledged as if read and discarded; out-of-order
+   * payload is not kept (a duplicate ACK answers it) and ranges kept before are forgotten, so
+   * RCV.NXT can move without touching the buffer (nothing lies beyond its readable bytes).
+   */
+  private shutdownData(s: TcpSocket, d: number, len: number, now: number): void {
+    s.counters.rxShutdownDrops++;
+    s.oooCount = 0;
+    if (d > 0) {
+      s.ackNow = true;
+      return;
+    }
+    s.rcvNxt = seqAdd(s.rcvNxt, len);
+    this.inOrderTaken(s, len, false, false, now);
   }
 
   /** Adds [l, r) to the out-of-order ranges, merged, as the first (most recent) block. */
@@ -1844,6 +2027,7 @@ export class TcpEngine {
     s.ourMss = r.mtu - TCP_IP_HEADERS;
     s.tx = new ByteRing(Math.max(s.sndBuf, 2048));
     s.rx = new ByteRing(Math.max(s.rcvBuf, 2048));
+    s.holds = null;
     if (s.keepIdleMs === 0) s.keepIdleMs = this.timings.keepIdleMs;
     const ports = ((s.localPort << 16) | s.remotePort) | 0;
     // RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a 4 µs clock.

@@ -68,6 +68,19 @@ export class FakeHost implements TcpHost {
     return true;
   }
 
+  /** Dummy sends (VMA_SND_FLAGS_DUMMY), recorded apart from `sent`. */
+  readonly dummies: SentSegment[] = [];
+
+  transmitDummy(_s: TcpSocket, r: TcpRepr, src: number, dst: number, payload: Uint8Array, off: number): boolean {
+    if (this.failTx) return false;
+    const before = this.sent.length;
+    const copy = Buffer.from(payload.subarray(off, off + r.payloadLength));
+    const ring = { copyOut: (_pos: number, dst2: Uint8Array, dOff: number, n: number) => dst2.set(copy.subarray(0, n), dOff) } as unknown as ByteRing;
+    this.transmit(_s, r, src, dst, ring, 0);
+    this.dummies.push(...this.sent.splice(before));
+    return true;
+  }
+
   /** Moves the clock forward, firing due timers. */
   advance(ms: number, step = 1): void {
     const end = this.now + ms;

@@ -7,6 +7,7 @@ import { seq, type SeqNum } from '../wire/seq';
 import { Timer } from '../stack/timer_wheel';
 import { ByteRing } from './byte_ring';
 import { CongestionVars } from './congestion';
+import type { RxHolds } from './rx_holds';
 import { TcpState, tcpStateName } from './types';
 
 /** Linux's tcp_wmem / tcp_rmem defaults are 16 KiB / 128 KiB growing with autotuning; tsvma sizes both fixed. */
@@ -33,7 +34,59 @@ export interface TcpSocketCounters {
   keepAliveProbes: number;
   challengeAcks: number;
   pawsDropped: number;
+  /** Receive-filter calls that answered Drop (the bytes were acknowledged and discarded). */
+  rxFilterDrops: number;
+  /** Receive-filter calls that answered Hold (the application kept the RX buffer). */
+  rxHeld: number;
+  /** Segments whose payload was discarded because receiving was shut down (SO_VMA_SHUTDOWN_RX). */
+  rxShutdownDrops: number;
+  /** Dummy sends (VMA_SND_FLAGS_DUMMY): a segment built and handed to the ring, never put on the wire. */
+  txDummy: number;
 }
+
+/**
+ * What a receive filter decides for in-order payload: the same values as proto/stack/udp.ts's
+ * RxVerdict and VMA's vma_recv_callback_retval_t (VMA_PACKET_DROP / RECV / HOLD).
+ */
+export const enum TcpRxVerdict {
+  /** The bytes count as delivered and read: RCV.NXT moves past them, the window stays open. */
+  Drop = 0,
+  /** Queue them in the receive buffer as usual. */
+  Recv = 1,
+  /** As Drop for TCP; the application keeps the RX buffer (it took a reference during the call). */
+  Hold = 2,
+}
+
+/** The buffer pool an RX buffer belongs to, as a receive filter needs it (ring/buffer_pool.ts's BufferPool fits). */
+export interface RxBufferPool {
+  /** One more reference: the buffer stays alive past the stack's own release. */
+  ref(id: number): void;
+  /** Drops one reference (the application's, later, for a held buffer). */
+  release(id: number): void;
+}
+
+/**
+ * The RX buffer holding the payload a receive filter sees. The object is the stack's and is reused
+ * for every segment: copy `pool` and `id` out during the call if the buffer is to be kept.
+ */
+export interface RxBufferRef {
+  readonly pool: RxBufferPool;
+  readonly id: number;
+}
+
+/**
+ * A receive filter (VMA's register_recv_callback for TCP). Called with in-order payload
+ * `data[off, off+len)` as it is accepted, before it is copied into the receive buffer, and only
+ * while nothing is readable (so the byte order the application sees is kept); `ref` is the RX
+ * buffer the bytes are in, or null when they are not in one (bytes that arrived out of order and
+ * were made in-order later are passed from the receive buffer itself, which they then leave).
+ * Returns a TcpRxVerdict (any value other than Recv or Hold is Drop). Hold with a `ref`: the filter
+ * calls `ref.pool.ref(ref.id)` before returning and `pool.release(id)` later; Hold without a `ref`
+ * is Drop for the bytes (copy what you keep: `data` is reused). The filter runs in the middle of
+ * segment processing: it must not call the engine (send, recv, close, ...); `data` is valid only
+ * during the call. `now` is the segment's time.
+ */
+export type TcpRxFilter = (s: TcpSocket, data: Uint8Array, off: number, len: number, ref: RxBufferRef | null, now: number) => number;
 
 export interface TcpInfo {
   rttMs: number;
@@ -79,7 +132,17 @@ export class TcpSocket {
   readonly counters: TcpSocketCounters = {
     rxSegments: 0, rxBytes: 0, txSegments: 0, txBytes: 0, retransmits: 0, fastRetransmits: 0, timeouts: 0, dupAcksIn: 0,
     outOfOrder: 0, oooDropped: 0, zeroWindowProbes: 0, keepAliveProbes: 0, challengeAcks: 0, pawsDropped: 0,
+    rxFilterDrops: 0, rxHeld: 0, rxShutdownDrops: 0, txDummy: 0,
   };
+  /** The receive filter (null: every byte is queued). Not inherited by a listener's connections. */
+  rxFilter: TcpRxFilter | null = null;
+  /**
+   * SO_VMA_SHUTDOWN_RX: payload from now on is acknowledged as usual (RCV.NXT advances, the window
+   * stays open) and discarded, counted in rxShutdownDrops; out-of-order payload is not kept (a
+   * duplicate ACK answers it, and ranges already kept are forgotten). Bytes already readable stay
+   * readable; a FIN is still taken (recv sees EOF after them).
+   */
+  rxShutdown = false;
 
   onConnect: ((s: TcpSocket) => void) | null = null;
   onAccept: ((listener: TcpSocket) => void) | null = null;
@@ -88,9 +151,15 @@ export class TcpSocket {
   onError: ((s: TcpSocket, errno: number) => void) | null = null;
   onClose: ((s: TcpSocket) => void) | null = null;
 
-  /** Bytes readable now. */
+  /** Bytes readable now (bytes the application holds through Tcp.holdReceived are not). */
   get rxQueued(): number {
-    return this.rx ? this.rx.len : 0;
+    if (!this.rx) return 0;
+    return this.holds === null ? this.rx.len : this.rx.len - this.holds.bytes;
+  }
+
+  /** Bytes of the receive buffer the application holds (zero-copy) and has not freed, or read behind them. */
+  get rxHeldBytes(): number {
+    return this.holds === null ? 0 : this.holds.bytes;
   }
 
   /** Bytes in the send buffer (unsent and unacknowledged). */
@@ -192,6 +261,8 @@ export class TcpSocket {
   /** Right edge of the window last advertised (RCV.NXT + RCV.WND then); never moves left. */
   rcvAdv: SeqNum = seq(0);
   rx: ByteRing | null = null;
+  /** Zero-copy holds on the receive buffer's front (made on first use). */
+  holds: RxHolds | null = null;
   /** Out-of-order ranges [start, end) as pairs, most recently changed first (RFC 2018 §4 block order). */
   readonly ooo = new Uint32Array(2 * MAX_OOO_RANGES);
   oooCount = 0;
