@@ -35,6 +35,7 @@ import { UdpDatagram, type UdpSocket as StackSocket } from '../proto/stack/udp';
 import { errInvalidArgType, errnoException, nodeError, validatePort } from './errors';
 import { adjustRefs, offloadDecision, runtime, type Runtime } from './runtime';
 import { trackOs, trackUdp, untrack } from './stats';
+import { onUdpOffloaded } from './extra/api';
 
 /** The stack's "no route" (Linux errno): such a send goes through the OS instead. */
 const ENETUNREACH = 101;
@@ -122,6 +123,15 @@ export class Socket extends EventEmitter {
       broadcast: false, queue: null, lastHost: '', lastIp: -1,
     };
     if (listener !== undefined) this.on('message', listener);
+    // Datagrams queued while nobody listened go to the first 'message' listener (on a later turn).
+    this.on('newListener', (ev: string | symbol) => {
+      const st = this[kState];
+      if (ev !== 'message' || !st.vma || st.vma.s.queued === 0) return;
+      process.nextTick(() => {
+        const v = this[kState].vma;
+        if (v && v.s.onReadable) v.s.onReadable(v.s);
+      });
+    });
     const signal = opts.signal;
     if (signal !== undefined) {
       if (typeof signal !== 'object' || signal === null || !('aborted' in signal)) throw errInvalidArgType('options.signal', 'an instance of AbortSignal', signal);
@@ -242,6 +252,7 @@ export class Socket extends EventEmitter {
     s.mcOptions.multicastLoop = rt.loaded.config.vma.txMcLoopback;
     st.vma = { rt, s };
     trackUdp(this, rt, s); // lib/stats: fd and statistics
+    onUdpOffloaded(this); // lib/extra: SocketXtreme's filter
     if (st.ref) adjustRefs(rt, 1);
     if (receive) {
       const d = new UdpDatagram();
@@ -249,6 +260,9 @@ export class Socket extends EventEmitter {
       let lastSrc = -1;
       let lastSrcText = '';
       s.onReadable = () => {
+        // With no 'message' listener datagrams wait in the receive queue (up to recvBufferSize; then
+        // dropped and counted), for the extra API's recvfrom_zcopy or a listener added later.
+        if (this.listenerCount('message') === 0) return;
         while (rt.udp.receive(s, d)) {
           let msg: Buffer;
           if (d.data) msg = d.data.subarray(d.offset, d.offset + d.length); // a reassembled datagram: already its own copy

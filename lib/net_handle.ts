@@ -25,6 +25,7 @@ import { TcpState, type Tcp, type TcpSocket } from '../proto/stack/tcp';
 import { attachHandle, OWNER, setReadResult, setWriteResult, TCP, TCP_SOCKET, UV_EOF } from './node_stream';
 import { adjustRefs, offloadDecision, type Runtime } from './runtime';
 import { noteTxEagain, trackTcp, untrack } from './stats';
+import { onTcpAccepted, onTcpTracked } from './extra/tcp';
 
 const ENOTCONN = -107;
 const EINVAL = -22;
@@ -155,6 +156,7 @@ export class TcpHandle extends Handle {
     this.s = s;
     this.wire(s);
     trackTcp(this, rt, s); // lib/stats: fd and statistics
+    onTcpTracked(this); // lib/extra: SocketXtreme's filter
     this.ref();
   }
 
@@ -627,6 +629,7 @@ export class TcpServerHandle extends Handle {
     if (!s) return;
     for (let c = this.tcp.accept(s); c; c = this.s ? this.tcp.accept(s) : null) {
       const h = new TcpHandle(this.rt, c);
+      onTcpAccepted(this, h); // lib/extra: SocketXtreme's NEW_CONNECTION_ACCEPTED
       if (this.onconnection) this.onconnection(0, h);
       else h.close();
     }

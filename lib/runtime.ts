@@ -9,7 +9,10 @@ import { Udp } from '../proto/stack/udp';
 import { isMulticastIpv4 } from '../proto/wire/addr';
 import { loadConfig, type LoadedConfig } from './config';
 import { Engine } from './engine';
+import type { RingOptions } from '../ring/ring';
 import { startStats, stopStats } from './stats';
+import { threadOffload } from './extra/threads';
+import { threadId } from 'node:worker_threads';
 
 export interface Runtime {
   readonly engine: Engine;
@@ -30,10 +33,30 @@ export function runtime(): Runtime | null {
     rt = null;
     return rt;
   }
-  const engine = Engine.open(loaded.config);
+  const engine = Engine.open(loaded.config, poolAllocator ? { ring: { alloc: poolAllocator } } : {});
   rt = { engine, udp: new Udp(engine.stack), tcp: new Tcp(engine.stack), loaded, refs: 0 };
   startStats(rt); // lib/stats: the tsvmastat.<pid> file and the socket registry
   return rt;
+}
+
+let poolAllocator: NonNullable<RingOptions['alloc']> | null = null;
+
+/** Whether a device is configured (TSVMA_DEVICE set), without starting the runtime. */
+export function deviceConfigured(): boolean {
+  if (rt !== undefined) return rt !== null;
+  return !!loadConfig().config.device;
+}
+
+/** Whether the runtime (device, rings, pools) exists already. */
+export function runtimeStarted(): boolean {
+  return rt !== undefined && rt !== null;
+}
+
+/** The application's pool allocator (the extra API's ioctl): used when the runtime starts; false once it has. */
+export function setPoolAllocator(a: NonNullable<RingOptions['alloc']> | null): boolean {
+  if (runtimeStarted()) return false;
+  poolAllocator = a;
+  return true;
 }
 
 /** Adjusts the count of ref'd offloaded sockets; the poller keeps the process alive while it is > 0. */
@@ -48,7 +71,8 @@ export function adjustRefs(r: Runtime, delta: number): void {
  */
 export function offloadDecision(r: Runtime, role: Role, local: { ip: number; port: number }, remote?: { ip: number; port: number }): boolean {
   const cfg = r.loaded.config;
-  if (!cfg.vma.offloadedSockets) return false;
+  // thread_offload's override for this thread, else VMA_OFFLOADED_SOCKETS.
+  if (!(threadOffload(threadId) ?? cfg.vma.offloadedSockets)) return false;
   // A socket bound to a multicast group receives on tsvma's interfaces like a wildcard one.
   if (local.ip !== 0 && !r.engine.stack.isLocal(local.ip) && !isMulticastIpv4(local.ip)) return false;
   // Loopback without the in-process offload stays with the OS (a socket bound implicitly by a send or connect to it).
@@ -61,4 +85,5 @@ export function closeRuntime(): void {
   stopStats();
   if (rt) rt.engine.close();
   rt = undefined;
+  poolAllocator = null;
 }

@@ -53,6 +53,8 @@ export class SocketEntry {
   closed = false;
   /** The Node socket of a passed-through socket (its addresses are read from it). */
   osHandle: nodeDgram.Socket | null = null;
+  /** RX buffers the application holds (lib/extra: zero-copy receive, HOLD, SocketXtreme). */
+  held = 0;
 
   constructor(
     readonly fd: number,
@@ -202,6 +204,35 @@ export function fdOf(owner: object): number {
   return e && !e.closed ? e.fd : -1;
 }
 
+/** The live entry of a socket (or handle), or undefined. */
+export function entryOf(owner: object): SocketEntry | undefined {
+  const e = byOwner.get(owner);
+  return e && !e.closed ? e : undefined;
+}
+
+const ringFds = new WeakMap<object, number>();
+const ringsByFd = new Map<number, object>();
+
+/**
+ * The fd of a ring (VMA's ring fd: get_socket_rings_fds, socketxtreme_poll), from the same number
+ * space as sockets' fds so the two never collide; given on first request and kept while the
+ * ring lives (`forgetRing` at close).
+ */
+export function ringFdOf(ring: object): number {
+  let fd = ringFds.get(ring);
+  if (fd === undefined) {
+    fd = allocFd();
+    ringFds.set(ring, fd);
+    ringsByFd.set(fd, ring);
+  }
+  return fd;
+}
+
+/** The ring of a ring fd, or undefined. */
+export function ringByFd(fd: number): object | undefined {
+  return ringsByFd.get(fd);
+}
+
 /** The entry of an fd, or undefined. */
 export function socketByFd(fd: number): SocketEntry | undefined {
   return byFd.get(fd);
@@ -220,6 +251,8 @@ export function resetRegistry(): void {
     byOwner.delete(e.owner);
   }
   byFd.clear();
+  for (const r of ringsByFd.values()) ringFds.delete(r);
+  ringsByFd.clear();
   freeFds.length = 0;
   nextFd = 1;
 }
@@ -272,7 +305,7 @@ export function socketValues(e: SocketEntry, out: Float64Array = new Float64Arra
   out[i++] = e.readyPacketsMax;
   out[i++] = e.readyBytesMax;
   out[i++] = t ? t.txQueued : 0;
-  out[i++] = 0; // zcopyHeld
+  out[i++] = e.held;
   return out;
 }
 

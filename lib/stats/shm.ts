@@ -43,11 +43,12 @@ export interface SharedFile {
  * Creates (or truncates) `path` with `bytes` zero bytes, mode `mode`, and maps it read-write.
  * Throws an Error naming the file and the failed call.
  */
-export function createShared(path: string, bytes: number, mode = 0o644): SharedFile {
-  const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC, mode);
+export function createShared(path: string, bytes: number, mode = 0o644, truncate = true): SharedFile {
+  const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT | (truncate ? fs.constants.O_TRUNC : 0), mode);
   let p: bigint | null;
   try {
-    fs.ftruncateSync(fd, bytes);
+    // Without truncation (a file other threads or processes may have mapped already) it only grows.
+    if (truncate || fs.fstatSync(fd).size < bytes) fs.ftruncateSync(fd, bytes);
     p = libc().mmap(null, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p === null || p === MAP_FAILED) throw new Error(`mmap ${path}: errno ${koffi.errno()}`);
   } catch (e) {

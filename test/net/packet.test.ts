@@ -122,12 +122,12 @@ describe('packet device errors say what is missing', () => {
     expect(() => new PacketDevice({ ifname: 'lo', mac: 0x020000000001, netns: 'tsv-no-such-ns' })).toThrow(/open\(\/run\/netns\/tsv-no-such-ns\): ENOENT .*no network namespace 'tsv-no-such-ns' \(ip netns list\)/);
   });
 
-  it('says what is missing for a verbs device on a host without one, and refuses devices not available yet', () => {
+  it('says what is missing for a verbs device on a host without one, and for a daemon device without ringd', () => {
     // This host has no RDMA device: the message says how to get one (a driver, or rxe on a netdev).
     for (const dev of ['verbs-eth:mlx5_0', 'verbs-ud:rxe0']) {
       expect(() => Engine.open(resolveConfig({ TSVMA_DEVICE: dev, TSVMA_ADDR: '198.18.0.2/24' }))).toThrow(/no RDMA device found|no verbs device|libibverbs/);
     }
-    expect(() => Engine.open(resolveConfig({ TSVMA_DEVICE: 'daemon', TSVMA_ADDR: '198.18.0.2/24' }))).toThrow(/TSVMA_DEVICE=daemon: this device is not available yet/);
+    expect(() => Engine.open(resolveConfig({ TSVMA_DEVICE: 'daemon:/tmp/tsvma-no-such-ringd.sock' }))).toThrow(/tsvma ringd is not running: no control socket at \/tmp\/tsvma-no-such-ringd.sock/);
     expect(() => Engine.open(resolveConfig({}))).toThrow(/TSVMA_DEVICE is not set/);
   });
 });

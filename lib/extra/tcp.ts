@@ -1,0 +1,179 @@
+/**
+ * The extra API's TCP parts over proto/stack/tcp.ts's primitives (registered into lib/extra/api.ts
+ * when this module loads): the receive callback (the connection's rxFilter: in-order payload before
+ * it is stored, only while nothing is readable — VMA's rule), zero-copy reads (views of the
+ * connection's receive buffer held until free_packets), dummy sends, SO_VMA_SHUTDOWN_RX, and
+ * SocketXtreme's PACKET and NEW_CONNECTION_ACCEPTED completions.
+ *
+ * A TCP callback runs in the middle of segment processing: it must not write to a socket
+ * synchronously (defer with queueMicrotask/setImmediate); docs/extra-api.md says so.
+ */
+import { formatIp } from '../../proto/wire/addr';
+import type { Interface } from '../../proto/stack/interface';
+import type { RxBufferRef, TcpSocket } from '../../proto/stack/tcp';
+import type { Ring } from '../../ring/ring';
+import { runtime } from '../runtime';
+import { entryOf, type SocketEntry } from '../stats/registry';
+import { newInfo, setTcpExtraHooks, userDataOf, type VmaInfo, type VmaRecvCallback, type ZcopyResult } from './api';
+import * as C from './constants';
+import { hold, overLimit, peekPacketId, type HeldPacket } from './held';
+import * as X from './xtreme';
+
+const EAGAIN = 11;
+
+function rt() {
+  return runtime()!;
+}
+
+/** The interface a connection's segments use (its local address's), for ring fds and held packets. */
+function ifcOf(s: TcpSocket): Interface | null {
+  const stack = rt().engine.stack;
+  return stack.isLocal(s.localIp >>> 0) ?? stack.route(s.remoteIp >>> 0)?.ifc ?? stack.interfaces[0] ?? null;
+}
+
+function ringOfPool(pool: RxBufferRef['pool']): Ring | null {
+  for (const i of rt().engine.stack.interfaces) if (i.ring.rxPool === pool) return i.ring;
+  return null;
+}
+
+const callbacks = new WeakMap<SocketEntry, { cb: VmaRecvCallback | null; ctx: unknown; info: VmaInfo }>();
+
+/** Installs the connection's filter (the application's callback and/or SocketXtreme), or clears it. */
+function install(e: SocketEntry): void {
+  const s = e.tcp!;
+  const c = callbacks.get(e);
+  const xtreme = rt().loaded.config.vma.socketXtreme;
+  if (!c?.cb && !xtreme) {
+    s.rxFilter = null;
+    return;
+  }
+  s.rxFilter = (sock, data, off, len, ref, now) => {
+    const ring = (ref && ringOfPool(ref.pool)) || ifcOf(sock)?.ring || null;
+    if (!ring) return C.VMA_PACKET_RECV;
+    // A payload not in a ring buffer (joined from the out-of-order queue), or past the copy-fallback mark: a copy.
+    const zc = ref !== null && !overLimit(ring);
+    let view: Uint8Array = data.subarray(off, off + len);
+    if (c?.cb) {
+      const info = c.info;
+      info.packet_id = peekPacketId();
+      info.src.address = formatIp(sock.remoteIp >>> 0);
+      info.src.port = sock.remotePort;
+      info.dst.address = formatIp(sock.localIp >>> 0);
+      info.dst.port = sock.localPort;
+      info.payload_sz = len;
+      info.socket_ready_queue_pkt_count = 0;
+      info.socket_ready_queue_byte_count = sock.rxQueued;
+      info.sw_timestamp = X.timespecOfMs(ref ? ring.rxPool.timestamp(ref.id) || now : now);
+      let v: number;
+      try {
+        v = c.cb(e.fd, [view], info, c.ctx);
+      } catch (err) {
+        process.nextTick(() => {
+          throw err;
+        });
+        v = C.VMA_PACKET_RECV;
+      }
+      if (v === C.VMA_PACKET_HOLD) {
+        if (zc) {
+          ref!.pool.ref(ref!.id);
+          hold(e, ring, ref!.id, null);
+        } else hold(e, ring, -1, Buffer.from(view));
+        return C.VMA_PACKET_HOLD;
+      }
+      if (v !== C.VMA_PACKET_RECV) return C.VMA_PACKET_DROP;
+    }
+    if (!xtreme) return C.VMA_PACKET_RECV;
+    // SocketXtreme: the payload becomes a PACKET completion on the ring.
+    let id = -1;
+    if (zc) {
+      ref!.pool.ref(ref!.id);
+      id = ref!.id;
+      e.held++;
+    } else view = Buffer.from(view);
+    const b = new X.VmaBuff(view, len, id >= 0 ? ring : null, id);
+    X.post(ring, {
+      packet: { num_bufs: 1, total_len: len, buff_lst: b, hw_timestamp: { ...X.ZERO_TS }, sw_timestamp: X.timespecOfMs(now) },
+      events: C.VMA_SOCKETXTREME_PACKET,
+      user_data: userDataOf(e),
+      src: { address: formatIp(sock.remoteIp >>> 0), port: sock.remotePort },
+      listen_fd: -1,
+    });
+    X.own(b, e);
+    return C.VMA_PACKET_HOLD;
+  };
+}
+
+setTcpExtraHooks({
+  setCallback(e, cb, ctx) {
+    callbacks.set(e, { cb, ctx, info: callbacks.get(e)?.info ?? newInfo() });
+    install(e);
+  },
+
+  recvZcopy(e, len, _flags, fail): ZcopyResult | -1 {
+    const s = e.tcp!;
+    const tcp = rt().tcp;
+    const views = tcp.peekReceived(s);
+    if (views.length === 0) {
+      e.rxEagain++;
+      return fail('EAGAIN');
+    }
+    const ring = ifcOf(s)?.ring;
+    if (!ring) return fail('ENOTCONN');
+    // As many segments as the C buffer would describe: n_packet_num, then per packet id, sz_iov and one iovec.
+    const fit = Math.min(views.length, Math.floor((len - 8) / 32));
+    const packets = [];
+    let bytes = 0;
+    for (let i = 0; i < fit; i++) {
+      const v = views[i];
+      const h = tcp.holdReceived(s, v.length);
+      if (h < 0) break;
+      packets.push({ packet_id: hold(e, ring, -1, null, h), iov: [v] });
+      bytes += v.length;
+    }
+    // The views are the connection's receive buffer (its bytes were copied there once, from the ring).
+    return { bytes, flags: C.MSG_VMA_ZCOPY, from: { address: formatIp(s.remoteIp >>> 0), port: s.remotePort }, packets };
+  },
+
+  freeHeld(h: HeldPacket) {
+    const s = h.entry.tcp;
+    if (!s || h.tcpHold < 0) return;
+    const r = rt();
+    const now = r.engine.clock();
+    r.tcp.freeHeld(s, h.tcpHold, now);
+    r.engine.flush(now);
+  },
+
+  shutdownRx(e) {
+    e.tcp!.rxShutdown = true;
+  },
+
+  send(e, data, dummy, now) {
+    if (!dummy) return -95; // Node sockets write through socket.write()
+    const n = rt().tcp.sendDummy(e.tcp!, data, 0, data.length, now);
+    return n === -EAGAIN ? -EAGAIN : n;
+  },
+});
+
+/** Called by lib/net_handle.ts when a TCP handle is tracked (SocketXtreme connections get their filter at once). */
+export function onTcpTracked(handle: object): void {
+  if (!runtime()?.loaded.config.vma.socketXtreme) return;
+  const e = entryOf(handle);
+  if (e && e.tcp) install(e);
+}
+
+/** Called by lib/net_handle.ts for each accepted connection: SocketXtreme's NEW_CONNECTION_ACCEPTED on the listener's ring. */
+export function onTcpAccepted(listener: object, child: object): void {
+  if (!runtime()?.loaded.config.vma.socketXtreme) return;
+  const l = entryOf(listener);
+  const c = entryOf(child);
+  if (!l || !c || !c.tcp) return;
+  const ring = ifcOf(c.tcp)?.ring;
+  if (!ring) return;
+  X.post(ring, {
+    packet: { num_bufs: 0, total_len: 0, buff_lst: null, hw_timestamp: { ...X.ZERO_TS }, sw_timestamp: { ...X.ZERO_TS } },
+    events: C.VMA_SOCKETXTREME_NEW_CONNECTION_ACCEPTED,
+    user_data: userDataOf(c),
+    src: { address: formatIp(c.tcp.remoteIp >>> 0), port: c.tcp.remotePort },
+    listen_fd: l.fd,
+  });
+}

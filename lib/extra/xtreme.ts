@@ -1,0 +1,91 @@
+/**
+ * SocketXtreme (VMA_SOCKETXTREME=1): offloaded sockets hand their packets and events to per-ring
+ * completion queues instead of Node events; `socketxtreme_poll(ringFd, max)` polls the ring and
+ * returns up to `max` completions. A packet's buffers stay in ring memory (vma_buff_t objects with
+ * a reference each) until `socketxtreme_free_vma_packets`; `socketxtreme_ref_vma_buff` /
+ * `socketxtreme_free_vma_buff` move single references as VMA's do.
+ *
+ * Queues are bounded by the ring's RX pool: a completion holds a buffer, and past half the pool
+ * (the copy-fallback mark in held.ts) payloads are copied so the ring never runs dry.
+ */
+import type { Ring } from '../../ring/ring';
+
+/** vma_buff_t: one buffer of a packet (`next` chains them; null on the last). */
+export class VmaBuff {
+  next: VmaBuff | null = null;
+  /** @internal -1 once its last reference went back (ref/free then fail with EINVAL). */
+  id: number;
+  constructor(
+    readonly payload: Uint8Array,
+    readonly len: number,
+    /** @internal */ readonly ring: Ring | null,
+    id: number,
+  ) {
+    this.id = id;
+  }
+}
+
+export interface Timespec {
+  tv_sec: number;
+  tv_nsec: number;
+}
+
+/** vma_packet_desc_t */
+export interface VmaPacketDesc {
+  num_bufs: number;
+  total_len: number;
+  buff_lst: VmaBuff | null;
+  hw_timestamp: Timespec;
+  sw_timestamp: Timespec;
+}
+
+/** vma_completion_t: `events` is VMA_SOCKETXTREME_* bits and EPOLL* bits (a BigInt: 64 bits, as in C). */
+export interface VmaCompletion {
+  packet: VmaPacketDesc;
+  events: bigint;
+  user_data: unknown;
+  src: { address: string; port: number };
+  listen_fd: number;
+}
+
+const queues = new Map<Ring, VmaCompletion[]>();
+/** Which socket entry (its `held` count) each ring-backed buffer was given to. */
+const owners = new WeakMap<VmaBuff, { held: number }>();
+
+export function own(b: VmaBuff, entry: { held: number }): void {
+  owners.set(b, entry);
+}
+
+export function ownerOf(b: VmaBuff): { held: number } | undefined {
+  return owners.get(b);
+}
+
+export function post(ring: Ring, c: VmaCompletion): void {
+  let q = queues.get(ring);
+  if (!q) queues.set(ring, (q = []));
+  q.push(c);
+}
+
+/** Up to `max` completions of `ring`, oldest first (removed from its queue). */
+export function take(ring: Ring, max: number): VmaCompletion[] {
+  const q = queues.get(ring);
+  if (!q || q.length === 0) return [];
+  return q.splice(0, max);
+}
+
+export function pending(ring: Ring): number {
+  return queues.get(ring)?.length ?? 0;
+}
+
+/** Drops a closed ring's queue (its buffers go with the ring). */
+export function forget(ring: Ring): void {
+  queues.delete(ring);
+}
+
+export const ZERO_TS: Readonly<Timespec> = Object.freeze({ tv_sec: 0, tv_nsec: 0 });
+
+/** A ring buffer timestamp (ms on performance.now's clock) as wall-clock time. */
+export function timespecOfMs(ms: number): Timespec {
+  const ns = Math.round((performance.timeOrigin + ms) * 1e6);
+  return { tv_sec: Math.floor(ns / 1e9), tv_nsec: ns % 1e9 };
+}
