@@ -11,6 +11,8 @@ commands:
   params [--markdown]  list the VMA_* and TSVMA_* parameters tsvma honours
   stats [-p PID | -n NAME | -f] [-v 1..5] [-i SEC] [-c N] [-d] [-z] [-l LEVEL] [--json] [--prometheus PORT]
                        live counters of running tsvma processes, like vma_stats (tsvma stats --help)
+  ringd [--TSVMA_DEVICE=packet:IFNAME --TSVMA_ADDR=A.B.C.D/NN] [--socket PATH]
+                       the ring daemon: shares one device with TSVMA_DEVICE=daemon processes (tsvma ringd --help)
   run [--VAR=value] app.js [args]
                        run an unmodified Node program with tsvma's sockets
   version              print the version
@@ -25,6 +27,7 @@ const commands = new Map<string, () => Promise<Command>>([
   ['demo', async () => (await import('./demo')).demo],
   ['perf', async () => (await import('./perf')).perf],
   ['stats', async () => (await import('./stats')).stats],
+  ['ringd', async () => (await import('./ringd')).ringd],
 ]);
 
 export async function main(argv: string[]): Promise<number> {

@@ -10,6 +10,7 @@ import type { Device } from '../ring/device';
 import { PacketDevice } from '../ring/packet/packet_device';
 import { EthDevice } from '../ring/verbs/eth_device';
 import { UdDevice } from '../ring/verbs/ud_device';
+import { DaemonDevice } from '../ring/daemon/daemon_device';
 import { Ring, type RingOptions } from '../ring/ring';
 import { SimWire } from '../ring/sim';
 import { Poller, type PollerOptions } from '../ring/poller';
@@ -69,8 +70,10 @@ export class Engine {
     const d = cfg.device;
     if (!d) throw new Error('TSVMA_DEVICE is not set: no device to run the stack on');
     // The sim device is a wire of its own: without TSVMA_ADDR it takes SIM_DEFAULT_ADDR.
-    const addr = cfg.addr ?? (d.kind === 'sim' ? SIM_DEFAULT_ADDR : null);
-    if (!addr) throw new Error('TSVMA_ADDR is not set: the stack needs an address');
+    const given = cfg.addr ?? (d.kind === 'sim' ? SIM_DEFAULT_ADDR : null);
+    if (!given && d.kind !== 'daemon') throw new Error('TSVMA_ADDR is not set: the stack needs an address');
+    let addr = given ?? { ip: 0, prefix: 0 }; // daemon: ringd's address, below
+    let gateway = cfg.gateway;
     let device: Device;
     switch (d.kind) {
       case 'packet':
@@ -85,13 +88,25 @@ export class Engine {
       case 'verbs-ud':
         device = new UdDevice({ dev: d.dev, port: d.port, mac: cfg.mac ?? macFromIp(addr.ip), rxDepth: Math.min(Math.max(64, cfg.vma.rxWre), 4096), maxBurst: cfg.vma.cqPollBatchMax, signalEvery: cfg.vma.txWreBatching });
         break;
+      case 'daemon': {
+        // ringd owns the address: every client's stack uses ringd's TSVMA_ADDR (docs/ringd.md).
+        const dd = new DaemonDevice({ socketPath: d.socketPath, maxBurst: cfg.vma.cqPollBatchMax });
+        if (given && (given.ip >>> 0) !== dd.ringd.ip) {
+          dd.close();
+          throw new Error(`TSVMA_ADDR does not match tsvma ringd's address (${d.socketPath} serves ${dd.ringd.ip >>> 24}.${(dd.ringd.ip >>> 16) & 255}.${(dd.ringd.ip >>> 8) & 255}.${dd.ringd.ip & 255}/${dd.ringd.prefix}): leave TSVMA_ADDR unset with TSVMA_DEVICE=daemon`);
+        }
+        addr = { ip: dd.ringd.ip, prefix: dd.ringd.prefix };
+        gateway ??= dd.ringd.gateway;
+        device = dd;
+        break;
+      }
       default:
-        throw new Error(`TSVMA_DEVICE=${d.kind}: this device is not available yet (see docs/features.md)`);
+        throw new Error(`TSVMA_DEVICE=${(d as { kind: string }).kind}: this device is not available yet (see docs/features.md)`);
     }
     const rxPoll = cfg.vma.rxPoll;
     // VMA_RX_POLL counts CQ polls (~100 ns each in VMA): also the poller's adaptive window cap, 100 000 → 10 ms.
     return new Engine({
-      device, ip: addr.ip, prefix: addr.prefix, gateway: cfg.gateway,
+      device, ip: addr.ip, prefix: addr.prefix, gateway,
       ring: extra.ring,
       loopback: cfg.loopback,
       poller: { budget: cfg.vma.cqPollBatchMax * 4, idleTurns: rxPoll < 0 ? -1 : Math.min(rxPoll, 1000), adaptiveUs: rxPoll < 0 ? 0 : Math.min(rxPoll / 10, 10000), ...extra.poller },
