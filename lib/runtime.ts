@@ -47,6 +47,12 @@ export function deviceConfigured(): boolean {
   return !!loadConfig().config.device;
 }
 
+/** The configured device's kind (TSVMA_DEVICE), or null. */
+export function loadedDeviceKind(): string | null {
+  if (rt) return rt.loaded.config.device?.kind ?? null;
+  return loadConfig().config.device?.kind ?? null;
+}
+
 /** Whether the runtime (device, rings, pools) exists already. */
 export function runtimeStarted(): boolean {
   return rt !== undefined && rt !== null;

@@ -21,7 +21,7 @@ import type { Interface } from '../../proto/stack/interface';
 import { UdpDatagram, type UdpSocket } from '../../proto/stack/udp';
 import type { Ring } from '../../ring/ring';
 import { logAtVmaLevel, logger } from '../log';
-import { deviceConfigured, runtime, setPoolAllocator, type Runtime } from '../runtime';
+import { deviceConfigured, loadedDeviceKind, runtime, setPoolAllocator, type Runtime } from '../runtime';
 import { formatCloseDump } from '../stats/format';
 import { entryOf, registeredSockets, ringByFd, ringFdOf, socketByFd, socketRecord, socketValues, type SocketEntry } from '../stats/registry';
 import * as C from './constants';
@@ -640,6 +640,42 @@ function unsupported(): number {
   return fail('EOPNOTSUPP');
 }
 
+/** A device that registers application memory (the verbs devices: ibv_reg_mr on their PD). */
+interface MemoryRegistrar {
+  registerMemory(mem: Uint8Array): number;
+  deregisterMemory(mem: Uint8Array): boolean;
+}
+
+function registrar(ring: Ring): MemoryRegistrar | null {
+  const d = ring.device as Partial<MemoryRegistrar>;
+  return typeof d.registerMemory === 'function' && typeof d.deregisterMemory === 'function' ? (d as MemoryRegistrar) : null;
+}
+
+/** register_memory_on_ring(sock, mem): registers `mem` on the device of the socket's (first) ring; returns the lkey. */
+function register_memory_on_ring(s: SocketRef, mem: Uint8Array): number {
+  const e = entry(s);
+  if (!e || !e.offloaded) return fail('EINVAL');
+  if (!(mem instanceof Uint8Array) || mem.byteLength === 0) return fail('EINVAL');
+  const ring = ringsOf(e)[0];
+  if (!ring) return fail('EINVAL');
+  const reg = registrar(ring);
+  if (!reg) return fail('EOPNOTSUPP');
+  try {
+    return reg.registerMemory(mem);
+  } catch {
+    return fail('ENOMEM');
+  }
+}
+
+function deregister_memory_on_ring(s: SocketRef, mem: Uint8Array): number {
+  const e = entry(s);
+  if (!e || !e.offloaded) return fail('EINVAL');
+  const ring = ringsOf(e)[0];
+  const reg = ring ? registrar(ring) : null;
+  if (!reg) return fail(ring ? 'EOPNOTSUPP' : 'EINVAL');
+  return reg.deregisterMemory(mem) ? 0 : fail('EINVAL');
+}
+
 /**
  * ioctl(cmsgs): `[{ level: SOL_SOCKET, type: CMSG_VMA_IOCTL_USER_ALLOC, data: { flags, memalloc, memfree } }]`
  * — the application allocates the ring pools' memory (`memalloc(bytes)` → a Uint8Array of at least
@@ -700,8 +736,8 @@ export interface VmaApi {
   get_socket_rings_fds: typeof get_socket_rings_fds;
   get_socket_tx_ring_fd: typeof get_socket_tx_ring_fd;
   get_socket_network_header: typeof get_socket_network_header;
-  register_memory_on_ring: (fd: SocketRef, mem: Uint8Array) => number;
-  deregister_memory_on_ring: (fd: SocketRef, mem: Uint8Array) => number;
+  register_memory_on_ring: typeof register_memory_on_ring;
+  deregister_memory_on_ring: typeof deregister_memory_on_ring;
   vma_modify_ring: typeof vma_modify_ring;
   vma_add_ring_profile: typeof vma_add_ring_profile;
   ioctl: typeof ioctl;
@@ -720,7 +756,10 @@ export function getVmaApi(): VmaApi | null {
   if (api) return api;
   // The runtime itself starts on the first member that needs it (ioctl's allocator must come first).
   if (!deviceConfigured()) return null;
-  const mask =
+  // Only the verbs devices register memory (their kind is known from the configuration, before the device opens).
+  const kind = loadedDeviceKind();
+  const memory = kind === 'verbs-ud' || kind === 'verbs-eth' ? C.VMA_EXTRA_API_REGISTER_MEMORY_ON_RING | C.VMA_EXTRA_API_DEREGISTER_MEMORY_ON_RING : 0;
+  const mask = memory |
     C.VMA_EXTRA_API_REGISTER_RECV_CALLBACK | C.VMA_EXTRA_API_RECVFROM_ZCOPY | C.VMA_EXTRA_API_FREE_PACKETS | C.VMA_EXTRA_API_ADD_CONF_RULE |
     C.VMA_EXTRA_API_THREAD_OFFLOAD | C.VMA_EXTRA_API_DUMP_FD_STATS | C.VMA_EXTRA_API_SOCKETXTREME_POLL | C.VMA_EXTRA_API_SOCKETXTREME_FREE_VMA_PACKETS |
     C.VMA_EXTRA_API_SOCKETXTREME_REF_VMA_BUFF | C.VMA_EXTRA_API_SOCKETXTREME_FREE_VMA_BUFF | C.VMA_EXTRA_API_GET_SOCKET_RINGS_NUM |
@@ -737,8 +776,8 @@ export function getVmaApi(): VmaApi | null {
     register_recv_callback, recvfrom_zcopy, free_packets, add_conf_rule, thread_offload, dump_fd_stats,
     socketxtreme_poll, socketxtreme_free_vma_packets, socketxtreme_ref_vma_buff, socketxtreme_free_vma_buff,
     get_socket_rings_num, get_socket_rings_fds, get_socket_tx_ring_fd, get_socket_network_header,
-    // Memory registration and direct descriptors need a verbs device's PD and mlx5 queues: their mask bits stay clear.
-    register_memory_on_ring: unsupported, deregister_memory_on_ring: unsupported, get_ring_direct_descriptors: unsupported,
+    // Memory registration needs a verbs device's PD (mask bits set only there); direct descriptors mlx5 queue access (not done).
+    register_memory_on_ring, deregister_memory_on_ring, get_ring_direct_descriptors: unsupported,
     vma_modify_ring, vma_add_ring_profile, ioctl,
     setsockopt, getsockopt, send, fdOf,
   };

@@ -129,6 +129,8 @@ export class UdDevice implements Device {
   readonly qkey: number;
   private readonly ctx: Context;
   private readonly pd: PD;
+  /** Application memory registered on this device's PD (register_memory_on_ring), by the memory. */
+  private readonly userMrs = new Map<Uint8Array, MR>();
   private readonly channel: CompChannel;
   private readonly rcq: CQ;
   private readonly scq: CQ;
@@ -487,6 +489,27 @@ export class UdDevice implements Device {
   }
 
   /** Idempotent: leaves the group, destroys QP, CQs, MRs, PD and context (children first). */
+  /**
+   * register_memory_on_ring: registers application memory on this device's PD (ibv_reg_mr, local
+   * write); returns its lkey. The MR keeps `mem` alive until deregistered or the device closes.
+   */
+  registerMemory(mem: Uint8Array): number {
+    const had = this.userMrs.get(mem);
+    if (had) return had.lkey;
+    const mr = this.pd.regBuffer(mem);
+    this.userMrs.set(mem, mr);
+    return mr.lkey;
+  }
+
+  /** deregister_memory_on_ring: false when `mem` was not registered. */
+  deregisterMemory(mem: Uint8Array): boolean {
+    const mr = this.userMrs.get(mem);
+    if (!mr) return false;
+    this.userMrs.delete(mem);
+    mr.close();
+    return true;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;

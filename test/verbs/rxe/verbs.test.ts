@@ -16,6 +16,7 @@ import {
 const ROOT = path.join(__dirname, '..', '..', '..');
 const PEER = path.join(ROOT, 'dist', 'bench', 'verbs_peer.js');
 const DGRAM = path.join(ROOT, 'dist', 'lib', 'dgram.js');
+const INDEX = path.join(ROOT, 'dist', 'lib', 'index.js');
 
 const avail = verbsAvailable('rxe1');
 const maybe = avail.ok && process.env.RXE_VM === '1' ? describe : describe.skip;
@@ -203,6 +204,42 @@ maybe('verbs on soft-RoCE (rxe0, rxe1)', () => {
       expect(got).toEqual(Array.from({ length: 20 }, (_, k) => `echo:m${k}@198.19.0.1:7000`));
       expect(await server.line('READY')).toBe('true');
       expect(await client.exit()).toBe(0);
+      expect(await server.exit()).toBe(0);
+    } finally {
+      server.p.kill();
+      client.p.kill();
+    }
+  });
+
+  it('extra API on verbs-ud: register_memory_on_ring gives an lkey on the device PD, deregister undoes it, a receive filter sees the datagrams', async () => {
+    const env = (dev: string, addr: string) => ({ ...process.env, TSVMA_DEVICE: `verbs-ud:${dev}`, TSVMA_ADDR: addr, VMA_CONFIG_FILE: '/nonexistent/libvma.conf' });
+    const server = new Child(spawn(process.execPath, ['-e', `
+      const tsvma = require(${JSON.stringify(INDEX)});
+      const dgram = require(${JSON.stringify(DGRAM)});
+      const api = tsvma.getVmaApi();
+      const s = dgram.createSocket('udp4');
+      const seen = [];
+      s.bind(7100, () => {
+        const mask = api.vma_extra_supported_mask;
+        const mem = new Uint8Array(1 << 16);
+        const lkey = api.register_memory_on_ring(s, mem);
+        const again = api.register_memory_on_ring(s, mem);
+        const dereg = api.deregister_memory_on_ring(s, mem);
+        const dereg2 = api.deregister_memory_on_ring(s, mem);
+        console.log('MEM', JSON.stringify({ bits: (mask & tsvma.VMA_EXTRA_API_REGISTER_MEMORY_ON_RING) !== 0, lkey, same: again === lkey, dereg, dereg2, code: api.code }));
+        api.register_recv_callback(s, (fd, iov) => { seen.push(Buffer.from(iov[0]).toString()); if (seen.length === 3) { console.log('SEEN', JSON.stringify(seen)); s.close(); } return tsvma.VMA_PACKET_DROP; });
+        console.log('READY');
+      });`], { env: env('rxe0', '198.19.0.1/24') }));
+    const mem = JSON.parse(await server.line('MEM')) as { bits: boolean; lkey: number; same: boolean; dereg: number; dereg2: number; code: string };
+    expect(mem.bits).toBe(true);
+    expect(mem.lkey).toBeGreaterThan(0);
+    expect(mem).toMatchObject({ same: true, dereg: 0, dereg2: -1, code: 'EINVAL' });
+    await server.line('READY');
+    const client = new Child(spawn(process.execPath, ['-e', `
+      const s = require(${JSON.stringify(DGRAM)}).createSocket('udp4');
+      s.bind(7101, () => { for (const m of ['a', 'b', 'c']) s.send(m, 7100, '198.19.0.1'); setTimeout(() => s.close(), 3000); });`], { env: env('rxe1', '198.19.0.2/24') }));
+    try {
+      expect(JSON.parse(await server.line('SEEN'))).toEqual(['a', 'b', 'c']);
       expect(await server.exit()).toBe(0);
     } finally {
       server.p.kill();
