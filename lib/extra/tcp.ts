@@ -154,11 +154,56 @@ setTcpExtraHooks({
   },
 });
 
-/** Called by lib/net_handle.ts when a TCP handle is tracked (SocketXtreme connections get their filter at once). */
+/** A SocketXtreme event completion (no packet) for a connection: EPOLL* bits as VMA posts them. */
+function postEvent(e: SocketEntry, bits: number): void {
+  const s = e.tcp;
+  const ring = s ? ifcOf(s)?.ring : null;
+  if (!s || !ring) return;
+  X.post(ring, {
+    packet: { num_bufs: 0, total_len: 0, buff_lst: null, hw_timestamp: { ...X.ZERO_TS }, sw_timestamp: { ...X.ZERO_TS } },
+    events: BigInt(bits),
+    user_data: userDataOf(e),
+    src: { address: formatIp(s.remoteIp >>> 0), port: s.remotePort },
+    listen_fd: -1,
+  });
+}
+
+/**
+ * Called by lib/net_handle.ts when a TCP handle is tracked, after it wired the connection's
+ * callbacks. SocketXtreme: the connection gets its filter (data as PACKET completions) and its
+ * state changes become event completions on its ring, as VMA's: connected or writable again →
+ * EPOLLOUT; the peer's FIN → EPOLLIN | EPOLLRDHUP (once); a reset or error → EPOLLERR | EPOLLHUP.
+ */
 export function onTcpTracked(handle: object): void {
   if (!runtime()?.loaded.config.vma.socketXtreme) return;
   const e = entryOf(handle);
-  if (e && e.tcp) install(e);
+  if (!e || !e.tcp) return;
+  install(e);
+  const s = e.tcp;
+  const connect = s.onConnect;
+  s.onConnect = (x) => {
+    postEvent(e, C.EPOLLOUT);
+    connect?.(x);
+  };
+  const writable = s.onWritable;
+  s.onWritable = (x) => {
+    postEvent(e, C.EPOLLOUT);
+    writable?.(x);
+  };
+  let fin = false;
+  const readable = s.onReadable;
+  s.onReadable = (x) => {
+    if (x.finReceived && !fin) {
+      fin = true;
+      postEvent(e, C.EPOLLIN | C.EPOLLRDHUP);
+    }
+    readable?.(x);
+  };
+  const error = s.onError;
+  s.onError = (x, errno) => {
+    postEvent(e, C.EPOLLERR | C.EPOLLHUP);
+    error?.(x, errno);
+  };
 }
 
 /** Called by lib/net_handle.ts for each accepted connection: SocketXtreme's NEW_CONNECTION_ACCEPTED on the listener's ring. */

@@ -138,8 +138,11 @@ describe('SocketXtreme on TCP (gtest vma_poll)', () => {
     const [ringFd] = api.get_socket_rings_fds(server) as number[];
     const client = net.connect((server.address() as { port: number }).port, ADDR);
     await new Promise<void>((r) => client.once('connect', () => r()));
-    const [acc] = await pollFor(ringFd, 1);
-    expect(acc.events & tsvma.VMA_SOCKETXTREME_NEW_CONNECTION_ACCEPTED).toBe(tsvma.VMA_SOCKETXTREME_NEW_CONNECTION_ACCEPTED);
+    // Client and server share the ring: the client's connect (EPOLLOUT) and the accept both come here.
+    const first = await pollFor(ringFd, 2);
+    const acc = first.find((c) => (c.events & tsvma.VMA_SOCKETXTREME_NEW_CONNECTION_ACCEPTED) !== 0n)!;
+    expect(acc).toBeDefined();
+    expect(first.find((c) => c !== acc)).toMatchObject({ events: BigInt(tsvma.EPOLLOUT), user_data: api.fdOf(client) });
     expect(acc.listen_fd).toBe(api.fdOf(server));
     expect(acc.src).toEqual({ address: ADDR, port: client.localPort });
     await new Promise((r) => setImmediate(r));
@@ -156,6 +159,18 @@ describe('SocketXtreme on TCP (gtest vma_poll)', () => {
     expect(Buffer.from(p.packet.buff_lst!.payload).toString()).toBe('tcp payload');
     expect(api.socketxtreme_free_vma_packets([p])).toBe(0);
     expect(dataEvents).toBe(0);
+    // The server closes: the client's connection gets EPOLLIN | EPOLLRDHUP for the FIN.
+    const clientFd = api.fdOf(client);
+    conns[0].end();
+    const events: bigint[] = [];
+    const end = Date.now() + 5000;
+    while (!events.some((ev) => (ev & BigInt(tsvma.EPOLLRDHUP)) !== 0n) && Date.now() < end) {
+      const r = api.socketxtreme_poll(ringFd, 8);
+      if (r === -1) throw new Error(api.code);
+      for (const c of r) if (c.user_data === clientFd) events.push(c.events);
+      if (r.length === 0) await new Promise((res) => setImmediate(res));
+    }
+    expect(events).toContain(BigInt(tsvma.EPOLLIN | tsvma.EPOLLRDHUP));
     client.destroy();
     conns[0].destroy();
     await new Promise<void>((r) => server.close(() => r()));
