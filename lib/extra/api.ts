@@ -300,8 +300,15 @@ function recvfrom_zcopy(s: SocketRef, len: number, flags = 0): ZcopyResult | -1 
   d.id = -1;
   d.ifc = null;
   d.data = null;
-  return { bytes: view.length, flags: outFlags, from: { address: formatIp(d.srcIp), port: d.srcPort }, packets: [{ packet_id: packetId, iov: [view] }] };
+  if (d.srcIp !== zLastSrc) {
+    zLastSrc = d.srcIp;
+    zLastSrcText = formatIp(d.srcIp);
+  }
+  return { bytes: view.length, flags: outFlags, from: { address: zLastSrcText, port: d.srcPort }, packets: [{ packet_id: packetId, iov: [view] }] };
 }
+// The last sender's address text (a stream usually has one sender): formatted once per new sender.
+let zLastSrc = -1;
+let zLastSrcText = '';
 // The datagram descriptor recvfrom_zcopy dequeues into.
 const zd = new UdpDatagram();
 
