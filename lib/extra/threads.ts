@@ -18,13 +18,31 @@ function dir(): string {
   return fs.existsSync('/dev/shm') ? '/dev/shm' : '/tmp';
 }
 
+const PREFIX = 'tsvma-threads.';
+const path = `${dir()}/${PREFIX}${process.pid}`;
+// The main thread removes the file when the process exits, whichever thread made it.
+if (isMainThread) process.once('exit', () => fs.rmSync(path, { force: true }));
+
+/** Removes the tables of processes that are gone (killed before their exit hook ran). */
+function sweepDead(): void {
+  for (const name of fs.readdirSync(dir())) {
+    if (!name.startsWith(PREFIX)) continue;
+    const pid = Number(name.slice(PREFIX.length));
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') fs.rmSync(`${dir()}/${name}`, { force: true });
+    }
+  }
+}
+
 function open(create: boolean): Int32Array | null {
   if (table) return table;
-  const path = `${dir()}/tsvma-threads.${process.pid}`;
   if (!create && !fs.existsSync(path)) return null;
+  if (create && !fs.existsSync(path)) sweepDead();
   file = createShared(path, SLOTS * 8, 0o600, false);
   table = new Int32Array(file.buffer);
-  if (isMainThread) process.once('exit', () => fs.rmSync(path, { force: true }));
   return table;
 }
 

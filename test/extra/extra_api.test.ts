@@ -69,6 +69,8 @@ afterEach(async () => {
 afterAll(() => {
   closeRuntime();
   fs.rmSync(logFile, { force: true });
+  // thread_offload's table: a program's main thread removes it at exit; jest's process may not run that hook.
+  fs.rmSync(`/dev/shm/tsvma-threads.${process.pid}`, { force: true });
 });
 
 describe('getVmaApi', () => {
