@@ -8,9 +8,11 @@
  * Layer contract (bin/): may import everything; owns exit codes and argument parsing.
  */
 import pino from 'pino';
-import { DEFAULT_RINGD_SOCKET, resolveConfig } from '../conf';
+import { DEFAULT_RINGD_SOCKET, resolveConfig, traceOfPinoLevel } from '../conf';
 import { formatIpv4Text, formatMacText } from '../conf/text';
 import { Engine } from '../lib/engine';
+import { onLogLevel, setLogLevel } from '../lib/stats/log_level';
+import { StatsWriter } from '../lib/stats/writer';
 import { Tcp } from '../proto/stack/tcp';
 import { Udp } from '../proto/stack/udp';
 import { Ringd } from '../ring/daemon/ringd';
@@ -109,12 +111,30 @@ export async function ringd(argv: string[]): Promise<number> {
     ring: engine.ring, poller: engine.poller, socketPath: a.socket, ip: engine.ifc.ip, prefix: engine.ifc.prefix, gateway: cfg.gateway,
     slots: a.slots, allowUids: a.allowUids, allowGids: a.allowGids, socketGid: a.allowGids[0], log,
     stats: () => ({ ...engine.stats(), closedPortUdp: (closedPorts[0] as Udp).counters.noPort, closedPortTcp: (closedPorts[1] as Tcp).counters.noSocket }),
+    // RSTs for the connections of a client that died, from the shared address.
+    resetFlow: (lport, rip, rport, sq, ack, now) => void (closedPorts[1] as Tcp).resetConnection(engine.ifc.ip, lport, rip, rport, sq, ack, now),
   });
   try {
     await d.start();
   } catch (e) {
     engine.close();
     throw e;
+  }
+  // `tsvma stats`: ringd's own tsvmastat.<pid> (its device ring, its counters as ringd.*, one record per client).
+  let stats: StatsWriter | null = null;
+  // Its log level shows there, and `tsvma stats -l LEVEL` changes the daemon's pino level.
+  setLogLevel(traceOfPinoLevel(cfg.logLevel));
+  onLogLevel((_n, p) => {
+    log.level = p;
+  });
+  if (cfg.vma.statsShmemDir) {
+    try {
+      stats = new StatsWriter({ engine, udp: closedPorts[0] as Udp, tcp: closedPorts[1] as Tcp }, {
+        dir: cfg.vma.statsShmemDir, fdNum: 0, name: 'tsvma ringd', daemon: { capacity: 1024, counters: d.counters, clients: () => d.clientStats() },
+      });
+    } catch (e) {
+      log.warn({ dir: cfg.vma.statsShmemDir, err: (e as Error).message }, 'statistics file not created');
+    }
   }
   const caps = engine.ring.device.caps;
   log.info({ socket: a.socket, device: caps.name, mac: formatMacText(caps.mac), addr: `${formatIpv4Text(engine.ifc.ip)}/${engine.ifc.prefix}` }, 'ringd ready');
@@ -126,6 +146,7 @@ export async function ringd(argv: string[]): Promise<number> {
       stopping = true;
       log.info({ signal: sig, ...d.describe().counters }, 'ringd stopping');
       void d.close().then(() => {
+        stats?.close();
         engine.close();
         resolve(0);
       });

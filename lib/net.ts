@@ -13,7 +13,15 @@
  * `tsvma run`) routes *every* net.Server and net.Socket of the process through this decision
  * (`offloadNodeNet()`), which is how an unmodified http server is offloaded; without it, use this
  * module's classes, or pass its `createConnection` to an http.Agent (docs/features.md).
+ *
+ * SO_REUSEPORT-style groups (on the `daemon` device: tsvma ringd, docs/ringd.md): `listen({ port,
+ * reusePort: true })` (the option Node 22.12 added for SO_REUSEPORT; Node 20 ignores it, tsvma reads
+ * it) lets several processes listen on one port, ringd spreading new connections over them. In a
+ * node:cluster worker on the daemon device, `listen(port)` does this by itself: the worker listens
+ * itself, as with `exclusive: true`, in a group with its siblings, instead of asking the primary for
+ * a handle (the primary's round-robin hands out kernel fds, which tsvma's handles are not).
  */
+import cluster from 'node:cluster';
 import * as net from 'node:net';
 import { parseIp } from '../proto/wire/addr';
 import { PendingTcpHandle, TcpServerHandle } from './net_handle';
@@ -22,9 +30,14 @@ import { offloadDecision, runtime, type Runtime } from './runtime';
 
 type Listen2 = (this: net.Server, address: string | null, port: number, addressType: number, backlog: number, fd?: number, flags?: number) => void;
 type Connect = (this: net.Socket, ...args: unknown[]) => net.Socket;
+type Listen = (this: net.Server, ...args: unknown[]) => net.Server;
+
+/** A server that asked for a SO_REUSEPORT-style group (set by `listen`, read by `listen2`). */
+const kReusePort = Symbol('tsvma.reusePort');
 
 const nodeConnect = net.Socket.prototype.connect as unknown as Connect;
 const nodeListen2 = (net.Server.prototype as unknown as { _listen2: Listen2 })._listen2;
+const nodeListen = net.Server.prototype.listen as unknown as Listen;
 const normalizeArgs = (net as unknown as { _normalizeArgs(args: unknown[]): [Record<string, unknown>, unknown] })._normalizeArgs;
 
 /** The runtime for TCP, or null (no device, or it failed to open: then the OS does the work). */
@@ -65,10 +78,43 @@ function listen2(this: net.Server, address: string | null, port: number, address
     const ip = address ? parseIp(address) : 0;
     if (rt && ip >= 0 && offloadDecision(rt, 'tcp_server', { ip, port })) {
       // `exclusive` and SO_REUSEADDR: libuv always sets SO_REUSEADDR on TCP listeners.
-      srv._handle = new TcpServerHandle(rt, ip, port, true);
+      srv._handle = new TcpServerHandle(rt, ip, port, true, (this as unknown as Record<symbol, unknown>)[kReusePort] === true);
     }
   }
   nodeListen2.call(this, address, port, addressType, backlog, fd, flags);
+}
+
+const toNumber = (x: unknown): number | false => {
+  const n = Number(x);
+  return n >= 0 ? n : false;
+};
+
+/**
+ * Server.prototype.listen, noting `reusePort: true` for listen2; in a cluster worker on the daemon
+ * device, a TCP port listen on an offloaded IPv4 address becomes the worker's own (`exclusive: true`)
+ * in a reuse-port group. Other calls are Node's unchanged.
+ */
+function listen(this: net.Server, ...args: unknown[]): net.Server {
+  const first = args[0];
+  const isOpts = first !== null && typeof first === 'object';
+  const opts = isOpts ? (first as Record<string, unknown>) : null;
+  const me = this as unknown as Record<symbol, unknown>;
+  me[kReusePort] = opts !== null && opts.reusePort === true;
+  if (!cluster.isWorker || (opts && (opts.exclusive === true || opts.path != null || opts.fd != null || opts.handle != null || opts._handle != null))) return nodeListen.apply(this, args);
+  // (port[, host][, backlog][, cb]) or ({ port, host, backlog }[, cb])
+  const port = opts ? opts.port : first;
+  if (!(typeof port === 'number' || (typeof port === 'string' && /^\d+$/.test(port))) || Number(port) === 0) return nodeListen.apply(this, args);
+  const host = opts ? opts.host : typeof args[1] === 'string' ? args[1] : undefined;
+  const ip = host == null || host === '' ? 0 : typeof host === 'string' && net.isIPv4(host) ? parseIp(host) : -1;
+  const rt = ip >= 0 ? tcpRuntime() : null;
+  if (!rt || rt.engine.ring.device.caps.kind !== 'daemon' || !offloadDecision(rt, 'tcp_server', { ip, port: Number(port) })) return nodeListen.apply(this, args);
+  const cb = typeof args[args.length - 1] === 'function' ? (args[args.length - 1] as () => void) : undefined;
+  const backlog = opts ? opts.backlog : toNumber(args.length > 1 && args[1]) || toNumber(args.length > 2 && args[2]) || undefined;
+  me[kReusePort] = true;
+  const o: Record<string, unknown> = { ...(opts ?? {}), port: Number(port), exclusive: true };
+  if (host != null) o.host = host;
+  if (backlog) o.backlog = backlog;
+  return cb ? nodeListen.call(this, o, cb) : nodeListen.call(this, o);
 }
 
 export class Socket extends net.Socket {
@@ -81,6 +127,7 @@ export class Socket extends net.Socket {
 
 export class Server extends net.Server {}
 (Server.prototype as unknown as { _listen2: Listen2 })._listen2 = listen2;
+(Server.prototype as unknown as { listen: Listen }).listen = listen;
 
 /** Stream is net's legacy name for Socket. */
 export const Stream = Socket;
@@ -116,6 +163,7 @@ export function offloadNodeNet(): void {
   patched = true;
   (net.Socket.prototype as unknown as { connect: Connect }).connect = connect;
   (net.Server.prototype as unknown as { _listen2: Listen2 })._listen2 = listen2;
+  (net.Server.prototype as unknown as { listen: Listen }).listen = listen;
 }
 
 export default {

@@ -599,7 +599,7 @@ export class TcpServerHandle extends Handle {
   declare onconnection: ((err: number, client?: TcpHandle) => void) | null;
   private s: TcpSocket | null;
 
-  constructor(rt: Runtime, private readonly ip: number, private readonly port: number, private readonly reuseAddr: boolean) {
+  constructor(rt: Runtime, private readonly ip: number, private readonly port: number, private readonly reuseAddr: boolean, private readonly reusePort = false) {
     super(rt);
     Object.defineProperty(this, 'onconnection', { value: null, writable: true, enumerable: false, configurable: true });
     this.s = rt.tcp.open();
@@ -611,7 +611,7 @@ export class TcpServerHandle extends Handle {
     const s = this.s;
     if (!s) return EINVAL;
     const tcp = this.tcp;
-    let r = tcp.bind(s, this.ip, this.port, this.reuseAddr);
+    let r = tcp.bind(s, this.ip, this.port, this.reuseAddr, this.reusePort);
     if (r === 0) r = tcp.listen(s, backlog);
     if (r < 0) return r;
     s.onAccept = () => this.acceptAll();

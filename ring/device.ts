@@ -120,9 +120,10 @@ export interface Device {
   /**
    * Optional: port arbitration with other processes sharing the device (the `daemon` device). The
    * stack claims (IP protocol, port) when a socket binds and releases it when the socket closes;
-   * false means another process holds the port (the bind fails with EADDRINUSE). Synchronous.
+   * false means another process holds the port (the bind fails with EADDRINUSE). `shared`: a
+   * SO_REUSEPORT-style claim, which other processes that ask to share may make too. Synchronous.
    */
-  claimPort?(protocol: number, port: number): boolean;
+  claimPort?(protocol: number, port: number, shared?: boolean): boolean;
   releasePort?(protocol: number, port: number): void;
   /** Device counters (e.g. kernel drops), merged into the ring's stats. */
   stats(): Readonly<Record<string, number>>;

@@ -111,6 +111,28 @@ function groupLines(s: Snapshot): string[] {
   return out;
 }
 
+/** A ringd client's ports as text (port0 … port7, then how many more). */
+function clientPorts(r: Rec): string {
+  const out: string[] = [];
+  for (let i = 0; i < r.ports && `port${i}` in r; i++) {
+    const v = r[`port${i}`];
+    out.push(v >= 65536 ? `tcp/${v - 65536}` : `udp/${v}`);
+  }
+  if (r.ports > out.length) out.push(`+${r.ports - out.length}`);
+  return out.join(' ') || '-';
+}
+
+/** tsvma ringd's clients (its file only). */
+function daemonClientLines(s: Snapshot): string[] {
+  const d = s.sections.daemonClients;
+  const w = [4, 8, 6, 10, 8, 10, 6, 10, 6];
+  const out = [`ringd clients: ${d.records.length}`, pad(['id', 'pid', 'uid', 'rx frames', 'rx drops', 'tx frames', 'tx bad', 'ring fill', 'conns', 'ports'], [...w, 0], [0, 1, 2, 3, 4, 5, 6, 7, 8])];
+  for (const r of d.records) {
+    out.push(pad([r.clientId, r.pid, r.uid, r.rxFrames, r.rxDrops, r.txFrames, r.txBad, `${r.rxFill}/${r.slots}`, r.conns, clientPorts(r)], [...w, 0], [0, 1, 2, 3, 4, 5, 6, 7, 8]));
+  }
+  return out;
+}
+
 const NETSTAT_RIGHT = [2, 3, 7];
 
 function netstatLines(s: Snapshot): string[] {
@@ -133,7 +155,9 @@ export function formatView(s: Snapshot, o: ViewOptions): string {
       out.push(...netstatLines(s));
       break;
     default:
-      out.push(...socketTable(s));
+      // tsvma ringd's file: its stack section carries its own counters (ringd.*); it has no sockets.
+      if (s.sections.daemonClients.records.length > 0 || s.sections.stack.fields.some((f) => f.startsWith('ringd.'))) out.push(...daemonClientLines(s));
+      else out.push(...socketTable(s));
       if (o.level >= 2) out.push(...ringTable(s));
       if (o.level >= 3) {
         out.push(...stackLines(s));
@@ -160,6 +184,11 @@ export function snapshotJson(s: Snapshot): object {
     updates: s.updates, intervalMs: s.intervalMs, logLevel: s.logLevel, logLevelName: traceLevelName(s.logLevel), socketsNotRecorded: s.socketsNotRecorded,
     writeUs: s.writeUs, rings: sec('rings'), pools: sec('pools'), poller: s.sections.poller.records[0] ?? null, stack: s.sections.stack.records[0] ?? null,
     sockets, mcgroups: groups,
+    daemonClients: s.sections.daemonClients.records.map((r) => {
+      const o: Record<string, unknown> = { ...r, portNames: clientPorts(r).split(' ').filter((x) => x !== '-') };
+      for (let i = 0; `port${i}` in r; i++) delete o[`port${i}`];
+      return o;
+    }),
   };
 }
 
@@ -207,6 +236,13 @@ export function formatOpenMetrics(snaps: Snapshot[]): string {
       for (const f of sk.fields) {
         if (f === 'inUse' || f === 'fd' || f === 'proto') continue;
         add(`tsvma_socket_${snake(f)}`, sk.gauges.has(f) ? 'gauge' : 'counter', `socket ${f}`, l, r[f]);
+      }
+    }
+    const dc = s.sections.daemonClients;
+    for (const r of dc.records) {
+      const l = { ...who, client_pid: r.pid, client_id: r.clientId };
+      for (const f of ['rxFrames', 'rxDrops', 'txFrames', 'txBad', 'portsLearned', 'rxFill', 'ports', 'conns']) {
+        add(`tsvma_ringd_client_${snake(f)}`, dc.gauges.has(f) ? 'gauge' : 'counter', `ringd client ${f}`, l, r[f]);
       }
     }
     const g = s.sections.mcgroups;

@@ -11,7 +11,8 @@
  * ...    sections, each `capacity` records of `recordBytes` = 8 × fields bytes: Float64 words, little-endian
  * ```
  *
- * Versioning: MAGIC and VERSION change only when this header's fixed offsets change. Records are
+ * Versioning: MAGIC and VERSION change when this header's fixed offsets or the list of sections
+ * change (version 2 added `daemonClients`: tsvma ringd's clients, docs/ringd.md). Records are
  * described by the schema, so a field added to a section needs no new version: a reader looks
  * fields up by name and ignores the ones it does not know.
  *
@@ -31,7 +32,7 @@ import * as fs from 'node:fs';
 
 /** 'TSVS' read as a little-endian u32. */
 export const MAGIC = 0x53565354;
-export const VERSION = 1;
+export const VERSION = 2;
 export const FILE_PREFIX = 'tsvmastat.';
 /** Matches our file names: pid, then an optional worker thread id. */
 export const FILE_RE = /^tsvmastat\.(\d+)(?:\.(\d+))?$/;
@@ -86,8 +87,10 @@ export const enum Section {
   Stack = 3,
   Sockets = 4,
   McGroups = 5,
+  /** tsvma ringd's clients (a slot table; empty in every other process). */
+  DaemonClients = 6,
 }
-export const SECTION_NAMES = ['rings', 'pools', 'poller', 'stack', 'sockets', 'mcgroups'] as const;
+export const SECTION_NAMES = ['rings', 'pools', 'poller', 'stack', 'sockets', 'mcgroups', 'daemonClients'] as const;
 export type SectionName = (typeof SECTION_NAMES)[number];
 
 /** VMA's MC group table size (vma_stats.h MC_TABLE_SIZE). */
@@ -153,6 +156,28 @@ export const MCGROUP_FIELDS = [
   ['exclude', 'g'],
   ['members', 'g'],
   ['sources', 'g'],
+] as const;
+
+/** Ports listed per ringd client record (port0 … port7); `ports` counts them all. */
+export const DAEMON_CLIENT_PORTS = 8;
+
+/** A ringd client's record (ring/daemon/ringd.ts ClientCounters and its ring). `g`: gauge. */
+export const DAEMON_CLIENT_FIELDS = [
+  ['inUse', 'g', 'slot in use (0: free)'],
+  ['clientId', 'g', "ringd's id for the client (its region is /dev/shm/tsvma-ringd.<ringd pid>.<id>)"],
+  ['pid', 'g', "the client's pid (SO_PEERCRED)"],
+  ['uid', 'g', "the client's uid"],
+  ['rxFrames', 'c', 'frames ringd copied into its RX ring'],
+  ['rxDrops', 'c', 'frames ringd dropped because its RX ring was full'],
+  ['txFrames', 'c', 'frames ringd took from its TX ring onto the device'],
+  ['txBad', 'c', 'TX frames refused (bad index or length, another client\'s port)'],
+  ['portsLearned', 'c', 'ports it sent from without a claim (made its own)'],
+  ['rxFill', 'g', 'frames waiting in its RX ring'],
+  ['slots', 'g', 'frames its RX ring holds'],
+  ['ports', 'g', 'ports it holds (alone or in a reuse-port group)'],
+  ['groupPorts', 'g', 'of which shared in a reuse-port group'],
+  ['conns', 'g', 'TCP connections ringd tracks for it'],
+  ...Array.from({ length: DAEMON_CLIENT_PORTS }, (_, i) => [`port${i}`, 'g', 'a port: UDP p as p, TCP p as 65536 + p; 0 none'] as const),
 ] as const;
 
 export const POOL_FIELDS = [

@@ -167,7 +167,7 @@ export function deltaSnapshot(cur: Snapshot, prev: Snapshot): Snapshot {
     const c = cur.sections[n];
     const p = prev.sections[n];
     const match = (rec: Rec, i: number): Rec | undefined =>
-      'inUse' in rec ? p.records.find((q) => q.fd === rec.fd && q.proto === rec.proto && q.group === rec.group && q.ifIndex === rec.ifIndex) : p.records[i];
+      'inUse' in rec ? p.records.find((q) => q.fd === rec.fd && q.proto === rec.proto && q.group === rec.group && q.ifIndex === rec.ifIndex && q.clientId === rec.clientId) : p.records[i];
     const records = c.records.map((rec, i) => {
       const old = match(rec, i);
       const out: Rec = {};

@@ -15,11 +15,12 @@ import { SimWire } from '../../ring/sim';
 import { Engine } from '../engine';
 import type { LoadedConfig } from '../config';
 import type { Runtime } from '../runtime';
-import { formatOpenMetrics, formatView } from './format';
+import { formatOpenMetrics, formatView, snapshotJson } from './format';
 import { copyStatsNow, fdOf, getLogLevel, onLogLevel, socketByFd, startStats, statsFilePath, stopStats, trackTcp, trackUdp, untrack } from './index';
-import { FILE_RE, H, MAGIC, SOCKET_FIELDS } from './layout';
+import { FILE_RE, H, MAGIC, SOCKET_FIELDS, VERSION } from './layout';
 import { applied, listStatsFiles, postRequest, readSnapshot, removeDead, type Rec, type Snapshot } from './reader';
 import { socketValues } from './registry';
+import { StatsWriter } from './writer';
 
 const LO = 0x7f000001;
 
@@ -242,5 +243,51 @@ describe('OpenMetrics', () => {
     expect(text).toMatch(/tsvma_ring_rx_frames_total\{[^}]*ring="lo"\} 0\n/);
     // The full OpenMetrics check of the endpoint's output is in test/cli/stats.test.ts.
     rt.udp.close(s1);
+  });
+});
+
+describe('tsvma ringd (the daemonClients section, layout version 2)', () => {
+  it("a writer with a daemon source records each client, ringd's counters as ringd.*, zeroes per client, and shows them in text, JSON and OpenMetrics", () => {
+    rt = makeRuntime({});
+    const counters = { rxSteered: 7, deadResets: 1 };
+    const clients = [
+      { id: 3, pid: 4242, uid: 0, ports: [9310, 65536 + 9320], groupPorts: 1, rxFill: 5, slots: 1024, conns: 2, counters: { rxFrames: 100, rxDrops: 4, txFrames: 90, txBad: 0, portsLearned: 1 } },
+    ];
+    const w = new StatsWriter(rt, { dir, fdNum: 0, name: 'tsvma ringd', daemon: { capacity: 16, counters, clients: () => clients } });
+    try {
+      let s = readSnapshot(w.path)!;
+      expect(new DataView(fs.readFileSync(w.path).buffer).getUint32(H.VERSION, true)).toBe(VERSION);
+      expect(VERSION).toBe(2);
+      expect(s.name).toBe('tsvma ringd');
+      expect(s.sections.stack.records[0]['ringd.rxSteered']).toBe(7);
+      expect(s.sections.daemonClients.records).toEqual([expect.objectContaining({ inUse: 1, clientId: 3, pid: 4242, rxFrames: 100, rxDrops: 4, rxFill: 5, ports: 2, port0: 9310, port1: 65536 + 9320, port2: 0 })]);
+      const text = formatView(s, { level: 1 });
+      expect(text).toContain('ringd clients: 1\n');
+      expect(text).toMatch(/ +3 +4242 +0 +100 +4 +90 +0 +5\/1024 +2 udp\/9310 tcp\/9320\n/);
+      expect((snapshotJson(s) as { daemonClients: { portNames: string[] }[] }).daemonClients[0].portNames).toEqual(['udp/9310', 'tcp/9320']);
+      expect(formatOpenMetrics([s])).toMatch(/tsvma_ringd_client_rx_frames_total\{[^}]*client_pid="4242",client_id="3"\} 100\n/);
+      // Zero: counters re-based per client, gauges kept; a client that leaves frees its record.
+      postRequest(w.path, 'zero');
+      w.copy();
+      expect(readSnapshot(w.path)!.sections.daemonClients.records[0]).toMatchObject({ rxFrames: 0, rxDrops: 0, rxFill: 5 });
+      clients[0].counters.rxFrames = 130;
+      w.copy();
+      s = readSnapshot(w.path)!;
+      expect(s.sections.daemonClients.records[0]).toMatchObject({ rxFrames: 30, rxFill: 5 });
+      clients.length = 0;
+      w.copy();
+      expect(readSnapshot(w.path)!.sections.daemonClients.records).toEqual([]);
+    } finally {
+      w.close();
+    }
+  });
+
+  it("an ordinary process's file has the section, empty, and its text shows no ringd table", () => {
+    rt = makeRuntime({});
+    startStats(rt);
+    const s = snap();
+    expect(s.sections.daemonClients.fields[0]).toBe('inUse');
+    expect(s.sections.daemonClients.records).toEqual([]);
+    expect(formatView(s, { level: 2 })).not.toContain('ringd clients');
   });
 });

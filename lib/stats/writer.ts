@@ -25,7 +25,7 @@ import type { BufferPool } from '../../ring/buffer_pool';
 import type { Runtime } from '../runtime';
 import {
   FILE_PREFIX, FLAG_CLOSED, H, HEADER_BYTES, MAGIC, MC_TABLE_SIZE, MCGROUP_FIELDS, NAME_BYTES, CMDLINE_BYTES, POLLER_GAUGES, POOL_FIELDS, RING_GAUGES,
-  SCHEMA_OFF, SECTION_ENTRY_BYTES, SECTION_NAMES, Section, SOCKET_FIELDS, VERSION, type Schema, type SectionSchema,
+  SCHEMA_OFF, SECTION_ENTRY_BYTES, SECTION_NAMES, Section, SOCKET_FIELDS, VERSION, DAEMON_CLIENT_FIELDS, DAEMON_CLIENT_PORTS, type Schema, type SectionSchema,
 } from './layout';
 import { getLogLevel, setLogLevel } from './log_level';
 import { onRegistryChange, registeredSockets, socketValues, type SocketEntry } from './registry';
@@ -40,7 +40,35 @@ export interface WriterOptions {
   intervalMs?: number;
   /** Worker thread id (0: main thread), part of the file name. */
   thread?: number;
+  /** The process name in the header (default: the script's file name). */
+  name?: string;
+  /** tsvma ringd: its clients (the daemonClients section) and its own counters (in the stack section, as `ringd.*`). */
+  daemon?: DaemonStatsSource;
 }
+
+/** What tsvma ringd shows of itself (ring/daemon/ringd.ts Ringd.clientStats and counters). */
+export interface DaemonStatsSource {
+  /** Records in the daemonClients section (clients beyond it are counted in SOCKETS_NOT_RECORDED's way: not shown). */
+  capacity: number;
+  counters: object;
+  clients(): DaemonClientStat[];
+}
+
+export interface DaemonClientStat {
+  id: number;
+  pid: number;
+  uid: number;
+  /** Port-table indices: UDP p as p, TCP p as 65536 + p. */
+  ports: number[];
+  groupPorts: number;
+  rxFill: number;
+  slots: number;
+  conns: number;
+  counters: { rxFrames: number; rxDrops: number; txFrames: number; txBad: number; portsLearned: number };
+}
+
+/** The parts of a Runtime the writer reads (tsvma ringd has an engine and closed-port UDP/TCP, no runtime). */
+export type StatsSource = Pick<Runtime, 'engine' | 'udp' | 'tcp'>;
 
 /** Where a fixed record's field lives: `+obj[key]` (a counter, a getter, a flag). */
 type Src = [obj: object, key: string];
@@ -83,8 +111,13 @@ export class StatsWriter {
   /** The last read request answered. */
   private readReq = 0;
   private readonly tick = (): void => this.poll();
+  private readonly daemon: DaemonStatsSource | null;
+  /** Counter bases of ringd clients by client id (a zero request). */
+  private readonly daemonBase = new Map<number, Float64Array>();
+  private daemonUsed = 0;
 
-  constructor(private readonly rt: Runtime, opts: WriterOptions) {
+  constructor(private readonly rt: StatsSource, opts: WriterOptions) {
+    this.daemon = opts.daemon ?? null;
     const thread = opts.thread ?? 0;
     this.path = path.join(opts.dir, `${FILE_PREFIX}${process.pid}${thread ? `.${thread}` : ''}`);
     const interval = opts.intervalMs ?? 100;
@@ -105,6 +138,7 @@ export class StatsWriter {
       ['udp.', rt.udp.counters as unknown as Record<string, number>],
       ['tcp.', rt.tcp.counters as unknown as Record<string, number>],
       ['igmp.', stack.igmp.counters as unknown as Record<string, number>],
+      ...(this.daemon ? [['ringd.', this.daemon.counters as Record<string, number>] as [string, Record<string, number>]] : []),
     ];
     const stackFields: string[] = [];
     const stackSrcs: Src[] = [];
@@ -124,15 +158,16 @@ export class StatsWriter {
         { name: 'stack', fields: stackFields, gauges: [] },
         { name: 'sockets', fields: SOCKET_FIELDS.map((f) => f[0]), gauges: gaugesOf(SOCKET_FIELDS) },
         { name: 'mcgroups', fields: MCGROUP_FIELDS.map((f) => f[0]), gauges: gaugesOf(MCGROUP_FIELDS), labels: stack.interfaces.map((i) => i.name) },
+        { name: 'daemonClients', fields: DAEMON_CLIENT_FIELDS.map((f) => f[0]), gauges: gaugesOf(DAEMON_CLIENT_FIELDS) },
       ] satisfies SectionSchema[],
     };
-    const capacities = [rings.length, pools.length, 1, 1, Math.max(0, opts.fdNum), MC_TABLE_SIZE];
+    const capacities = [rings.length, pools.length, 1, 1, Math.max(0, opts.fdNum), MC_TABLE_SIZE, this.daemon ? this.daemon.capacity : 0];
     const schemaBytes = Buffer.from(JSON.stringify(schema));
     if (SCHEMA_OFF + schemaBytes.length > HEADER_BYTES) throw new Error(`tsvma stats: schema too large (${schemaBytes.length} bytes)`);
     let off = HEADER_BYTES;
     for (let i = 0; i < SECTION_NAMES.length; i++) {
       const words = schema.sections[i].fields.length;
-      this.sections.push({ off, words, capacity: capacities[i], used: i === Section.Sockets || i === Section.McGroups ? 0 : capacities[i] });
+      this.sections.push({ off, words, capacity: capacities[i], used: i === Section.Sockets || i === Section.McGroups || i === Section.DaemonClients ? 0 : capacities[i] });
       off += words * 8 * capacities[i];
     }
     const bytes = off;
@@ -152,7 +187,7 @@ export class StatsWriter {
     dv.setInt32(H.LOG_LEVEL, getLogLevel(), true);
     dv.setUint32(H.INTERVAL_MS, interval, true);
     dv.setFloat64(H.START_TIME, Date.now() - performance.now(), true); // the process's start (time origin)
-    putText(u8, H.NAME, NAME_BYTES, path.basename(process.argv[1] ?? process.argv0) || process.argv0);
+    putText(u8, H.NAME, NAME_BYTES, opts.name ?? (path.basename(process.argv[1] ?? process.argv0) || process.argv0));
     putText(u8, H.CMDLINE, CMDLINE_BYTES, [process.argv0, ...process.execArgv, ...process.argv.slice(1)].join(' '));
     u8.set(schemaBytes, SCHEMA_OFF);
     dv.setUint32(H.SCHEMA_LEN, schemaBytes.length, true);
@@ -258,6 +293,7 @@ export class StatsWriter {
     }
     this.copySockets(f64, zero);
     this.copyGroups(f64);
+    if (this.daemon) this.copyDaemonClients(f64, zero);
     this.setU32(H.SOCKETS_NOT_RECORDED, this.notRecorded);
     f64[H.UPDATE_TIME >> 3] = Date.now();
     f64[H.UPDATES >> 3]++;
@@ -325,6 +361,38 @@ export class StatsWriter {
     if (n !== this.mcUsed || n !== s.used) {
       this.mcUsed = s.used = n;
       this.setU32(H.SECTIONS + Section.McGroups * SECTION_ENTRY_BYTES + 12, n);
+    }
+  }
+
+  /** ringd's clients, rewritten whole each copy (a few per ringd; the section is a slot table read by `inUse`). */
+  private copyDaemonClients(f64: Float64Array, zero: boolean): void {
+    const s = this.sections[Section.DaemonClients];
+    const words = s.words;
+    const gauge = DAEMON_CLIENT_FIELDS.map((f) => f[1] === 'g');
+    const live = new Float64Array(words);
+    let w = s.off >> 3;
+    let n = 0;
+    const seen = new Set<number>();
+    for (const c of this.daemon!.clients()) {
+      if (n === s.capacity) break;
+      const k = c.counters;
+      live.set([1, c.id, c.pid, c.uid, k.rxFrames, k.rxDrops, k.txFrames, k.txBad, k.portsLearned, c.rxFill, c.slots, c.ports.length, c.groupPorts, c.conns]);
+      for (let i = 0; i < DAEMON_CLIENT_PORTS; i++) live[14 + i] = i < c.ports.length ? c.ports[i] : 0;
+      let base = this.daemonBase.get(c.id);
+      if (zero) {
+        base ??= new Float64Array(words);
+        this.daemonBase.set(c.id, base);
+        for (let j = 0; j < words; j++) if (!gauge[j]) base[j] = live[j];
+      }
+      seen.add(c.id);
+      for (let j = 0; j < words; j++) f64[w++] = base === undefined || gauge[j] ? live[j] : live[j] - base[j];
+      n++;
+    }
+    for (const id of this.daemonBase.keys()) if (!seen.has(id)) this.daemonBase.delete(id);
+    if (this.daemonUsed > n) f64.fill(0, w, (s.off >> 3) + this.daemonUsed * words);
+    if (n !== this.daemonUsed || n !== s.used) {
+      this.daemonUsed = s.used = n;
+      this.setU32(H.SECTIONS + Section.DaemonClients * SECTION_ENTRY_BYTES + 12, n);
     }
   }
 

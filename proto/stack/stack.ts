@@ -117,13 +117,14 @@ export class Stack {
 
   /**
    * Claims (IP protocol, port) on the devices that arbitrate ports among processes (ring/device.ts
-   * `claimPort`: the daemon device); false, keeping nothing, when one refuses. Sockets call it at bind.
+   * `claimPort`: the daemon device); false, keeping nothing, when one refuses. Sockets call it at bind;
+   * `shared` asks for a SO_REUSEPORT-style group with other processes.
    */
-  claimPort(protocol: number, port: number): boolean {
+  claimPort(protocol: number, port: number, shared = false): boolean {
     const ifcs = this.interfaces;
     for (let i = 0; i < ifcs.length; i++) {
       const d = ifcs[i].ring.device;
-      if (d.claimPort && !d.claimPort(protocol, port)) {
+      if (d.claimPort && !d.claimPort(protocol, port, shared)) {
         for (let j = 0; j < i; j++) ifcs[j].ring.device.releasePort?.(protocol, port);
         return false;
       }

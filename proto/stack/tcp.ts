@@ -21,7 +21,8 @@ import type { Bytes } from '../wire/bytes';
 import { formatIp } from '../wire/addr';
 import { IpProtocol, type Ipv4Repr } from '../wire/ipv4';
 import { WireStatus } from '../wire/status';
-import { emitTcp, parseTcp, tcpHeaderLen, TcpRepr } from '../wire/tcp';
+import { seq } from '../wire/seq';
+import { emitTcp, parseTcp, tcpHeaderLen, TcpFlag, TcpRepr } from '../wire/tcp';
 import type { ByteRing } from '../tcp/byte_ring';
 import { TcpEngine, type TcpHost, type TcpOptions, type TcpRoute } from '../tcp/engine';
 import { TcpSocket, type RxBufferPool } from '../tcp/socket';
@@ -165,8 +166,9 @@ export class Tcp extends TcpEngine {
   /**
    * The engine's bind, plus port arbitration when a device is shared with other processes (ringd):
    * the port is claimed first (refused: EADDRINUSE) and an ephemeral port is one no process holds.
+   * `reusePort` (an explicit port only): a SO_REUSEPORT-style claim other processes may share.
    */
-  override bind(s: TcpSocket, ip: number, port: number, reuseAddr = false): number {
+  override bind(s: TcpSocket, ip: number, port: number, reuseAddr = false, reusePort = false): number {
     this.reapClaims();
     if (s.bound || !(port >= 0 && port <= 0xffff) || !this.stack.interfaces.some((i) => i.ring.device.claimPort)) return super.bind(s, ip, port, reuseAddr);
     const tries = port === 0 ? TCP_EPHEMERAL_HIGH - TCP_EPHEMERAL_LOW + 1 : 1;
@@ -176,7 +178,7 @@ export class Tcp extends TcpEngine {
         p = this.nextShared;
         this.nextShared = p === TCP_EPHEMERAL_HIGH ? TCP_EPHEMERAL_LOW : p + 1;
       }
-      if (!this.stack.claimPort(IpProtocol.Tcp, p)) continue;
+      if (!this.stack.claimPort(IpProtocol.Tcp, p, reusePort && port !== 0)) continue;
       const r = super.bind(s, ip, p, reuseAddr);
       if (r === 0) {
         this.claims.set(s, p);
@@ -196,6 +198,25 @@ export class Tcp extends TcpEngine {
   override abort(s: TcpSocket, now: number): void {
     super.abort(s, now);
     this.reapClaims();
+  }
+
+  private readonly rstTx = new TcpRepr();
+
+  /**
+   * <SEQ=seqNo><ACK=ackNo><CTL=RST,ACK> from (src, srcPort) to (dst, dstPort), with no socket: what
+   * tsvma ringd sends for each open connection of a client that died (ring/daemon/ringd.ts). False
+   * when there is no route or TX buffer.
+   */
+  resetConnection(src: number, srcPort: number, dst: number, dstPort: number, seqNo: number, ackNo: number, now: number): boolean {
+    const r = this.rstTx;
+    r.srcPort = srcPort;
+    r.dstPort = dstPort;
+    r.seq = seq(seqNo >>> 0);
+    r.ack = seq(ackNo >>> 0);
+    r.flags = TcpFlag.RST | TcpFlag.ACK;
+    r.window = 0;
+    r.payloadLength = 0;
+    return this.host.transmit(null, r, src, dst, null, 0, now);
   }
 
   /** Releases the claims of sockets the engine no longer binds. */

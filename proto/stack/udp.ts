@@ -289,7 +289,7 @@ export class Udp {
     if (port === 0) {
       port = this.ephemeral(ip);
       if (port === 0) return -Errno.EADDRINUSE;
-    } else if (!this.available(ip, port, reuseAddr) || !this.stack.claimPort(IpProtocol.Udp, port)) return -Errno.EADDRINUSE;
+    } else if (!this.available(ip, port, reuseAddr) || !this.stack.claimPort(IpProtocol.Udp, port, reuseAddr)) return -Errno.EADDRINUSE;
     s.localIp = ip;
     s.localPort = port;
     s.addrLocked = ip !== 0;

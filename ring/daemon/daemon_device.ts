@@ -263,9 +263,11 @@ export class DaemonDevice implements Device {
 
   /**
    * Claims (protocol, port) for this process; false when another process holds it (the stack
-   * answers EADDRINUSE). Nested claims of one port in this process are counted.
+   * answers EADDRINUSE). `shared`: join (or start) ringd's SO_REUSEPORT-style group for the port,
+   * which other processes of this uid that ask to share may join too. Nested claims of one port in
+   * this process are counted.
    */
-  claimPort(protocol: number, port: number): boolean {
+  claimPort(protocol: number, port: number, shared = false): boolean {
     if (this.closed || this.gone) return false;
     const k = protocol * 65536 + port;
     const n = this.claims.get(k) ?? 0;
@@ -273,7 +275,7 @@ export class DaemonDevice implements Device {
       this.claims.set(k, n + 1);
       return true;
     }
-    const r = this.control({ op: 'claim', proto: protocol, port });
+    const r = this.control(shared ? { op: 'claim', proto: protocol, port, share: true } : { op: 'claim', proto: protocol, port });
     if (r?.ok !== true) return false;
     this.claims.set(k, 1);
     this.refHandle();

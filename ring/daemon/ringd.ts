@@ -10,6 +10,14 @@
  *     (claimed when its socket binds, or learned from its own TX); else to ringd's stack, which
  *     answers as the kernel does for a closed port (bin/ringd.ts gives it UDP and TCP: ICMP port
  *     unreachable, RST).
+ *   - A port claimed with `share` by several clients of one uid is a SO_REUSEPORT-style group: a
+ *     UDP datagram goes to the member a hash of (source address, port) picks (multicast and
+ *     broadcast to every member); a TCP SYN to the member a hash of the 4-tuple picks.
+ *   - TCP connections are tracked by 4-tuple (conns.ts): a connection's segments go to the client
+ *     that owns it (so a group's members joining or leaving never move one), and each of the
+ *     client's own segments records its next sequence number and acknowledgment. When a client
+ *     goes away, each of its open connections gets a RST with exactly that sequence number (sent
+ *     by ringd's stack through `resetFlow` on the next turn).
  *   - Multicast MACs a client joined are opened on the device (`join`/`leave` requests, counted
  *     per client, closed when it goes away); group datagrams go to the port's owner.
  *   - ARP: replies to every client (each stack resolves its own next hops) and to ringd's stack;
@@ -39,6 +47,7 @@ import { FlowTable, FrameClass } from '../flow';
 import type { Poller, PollTarget } from '../poller';
 import type { Ring } from '../ring';
 import type { Region } from '../buffer_pool';
+import { ConnFlag, ConnTable, flowHash } from './conns';
 import { libc, SO_PEERCRED, SOL_SOCKET, UCRED_SIZE } from './libc';
 import { ShmRegion, W } from './shm';
 
@@ -72,6 +81,11 @@ export interface RingdOptions {
   /** Frames taken from one client's TX ring per turn. Default 256. */
   txBudget?: number;
   log?: RingdLog;
+  /**
+   * Sends <SEQ=seq><ACK=ack><CTL=RST,ACK> from the shared address's `localPort` to the peer (bin/ringd.ts:
+   * its stack's TCP); ringd calls it, from a poller turn, for each open connection of a client that died.
+   */
+  resetFlow?: (localPort: number, remoteIp: number, remotePort: number, seq: number, ack: number, now: number) => void;
   /** More counters for the 'stats' reply (bin/ringd.ts: the engine's ring, device, stack and poller). */
   stats?: () => Record<string, number>;
 }
@@ -100,6 +114,15 @@ export interface RingdCounters {
   rxBadTail: number;
   wakeupsSent: number;
   wakeupsReceived: number;
+  /** New flows (TCP SYNs, UDP datagrams) a SO_REUSEPORT-style group steered by hash; UDP group datagrams to a multicast or broadcast address copied to every member. */
+  groupHashed: number;
+  groupFanout: number;
+  /** TCP connections tracked (a gauge), RSTs sent for connections of clients that died, connections forgotten after their FINs. */
+  tcpConns: number;
+  deadResets: number;
+  connsExpired: number;
+  /** New connections not tracked because the table was full (MAX_CONNS). */
+  connsFull: number;
 }
 
 export interface ClientCounters {
@@ -117,6 +140,19 @@ const ETHERTYPE_ARP = 0x0806;
 const ICMP_ECHO_REQUEST = 8;
 const MAX_LINE = 4096;
 const WAKE = Buffer.from([0]);
+/** owners[] value of a port held by a group (Ringd.groups has its members). */
+const GROUP = -1;
+const TCP_FIN = 1;
+const TCP_SYN = 2;
+const TCP_RST = 4;
+const TCP_ACK = 16;
+/** A connection whose both FINs were seen is forgotten this long after its last segment (ms). */
+const CLOSED_LINGER_MS = 2000;
+/** A connection the peer never acknowledged (a SYN that went nowhere, a SYN flood) is forgotten after (ms). */
+const EMBRYONIC_MS = 30000;
+/** At most this many TCP connections are tracked; past it new ones are steered without an entry (and get no RST if their client dies). */
+const MAX_CONNS = 1 << 20;
+const SWEEP_EVERY_MS = 1000;
 
 /** A port table index: 0..65535 UDP, 65536.. TCP; -1 for other protocols. */
 const portIndex = (protocol: number, port: number): number => (protocol === UDP ? port : protocol === TCP ? 65536 + port : -1);
@@ -135,10 +171,22 @@ class Client {
   constructor(readonly id: number, readonly sock: net.Socket, readonly pid: number, readonly uid: number, readonly gid: number) {}
 }
 
+/**
+ * A SO_REUSEPORT-style group: clients of one uid (as Linux requires for SO_REUSEPORT) that each asked
+ * to share (protocol, port). New flows are spread over the members by a hash of the 4-tuple.
+ */
+class Group {
+  readonly members: Client[] = [];
+  constructor(readonly idx: number, readonly uid: number) {}
+}
+
+const portName = (i: number): string => (i >= 65536 ? `tcp/${i - 65536}` : `udp/${i}`);
+
 export class Ringd {
   readonly counters: RingdCounters = {
     clientsAttached: 0, clientsDetached: 0, peersRefused: 0, controlErrors: 0, rxSteered: 0, rxFanout: 0, rxLocal: 0, rxClientFull: 0, rxTooLong: 0,
     txFrames: 0, txBadIndex: 0, txBadLength: 0, txPortTheft: 0, txNoBuffer: 0, rxBadTail: 0, wakeupsSent: 0, wakeupsReceived: 0,
+    groupHashed: 0, groupFanout: 0, tcpConns: 0, deadResets: 0, connsExpired: 0, connsFull: 0,
   };
   readonly socketPath: string;
   /** Attached clients (those with a region), dense for the per-turn loops. */
@@ -146,8 +194,14 @@ export class Ringd {
   private readonly byId = new Map<number, Client>();
   /** Connections refused by the credential check, until they close. */
   private readonly refused = new Set<net.Socket>();
-  /** Owner (client id) per port-table index; 0 = free. */
+  /** Owner (client id) per port-table index; 0 = free; GROUP: shared (see `groups`). */
   private readonly owners = new Int32Array(2 * 65536);
+  private readonly groups = new Map<number, Group>();
+  /** TCP connections of the shared address: owner, and the client's sequence state (for RSTs). */
+  private readonly conns = new ConnTable();
+  /** RSTs to send on the next poller turn (connections of clients that died): localPort, remoteIp, remotePort, seq, ack. */
+  private readonly resets: number[] = [];
+  private lastSweep = 0;
   private readonly ft = new FlowTable();
   private readonly ring: Ring;
   private readonly poller: Poller;
@@ -210,14 +264,38 @@ export class Ringd {
   }
 
   /** Client ids, pids, ports and counters (allocates; for stats and tests). */
-  describe(): { counters: RingdCounters; clients: { id: number; pid: number; uid: number; ports: string[]; counters: ClientCounters }[] } {
+  describe(): {
+    counters: RingdCounters;
+    clients: { id: number; pid: number; uid: number; ports: string[]; rxFill: number; slots: number; counters: ClientCounters }[];
+    groups: { port: string; pids: number[] }[];
+  } {
+    this.counters.tcpConns = this.conns.size;
     return {
       counters: { ...this.counters },
       clients: this.clients.map((c) => ({
-        id: c.id, pid: c.pid, uid: c.uid, counters: { ...c.counters },
-        ports: [...c.ports].map((i) => (i >= 65536 ? `tcp/${i - 65536}` : `udp/${i}`)),
+        id: c.id, pid: c.pid, uid: c.uid, counters: { ...c.counters }, ports: [...c.ports].map(portName), rxFill: this.rxFill(c), slots: this.slots,
       })),
+      groups: [...this.groups.values()].map((g) => ({ port: portName(g.idx), pids: g.members.map((m) => m.pid) })),
     };
+  }
+
+  /** Frames waiting in a client's RX ring (what it has not read yet). */
+  private rxFill(c: Client): number {
+    if (c.shm === null) return 0;
+    const used = (c.rxHead - Atomics.load(c.shm.i32, W.RxTail)) | 0;
+    return used < 0 || used > this.slots ? this.slots : used;
+  }
+
+  /** Per-client numbers for statistics (lib/stats: the daemon clients section); allocates. */
+  clientStats(): { id: number; pid: number; uid: number; ports: number[]; groupPorts: number; rxFill: number; slots: number; conns: number; counters: ClientCounters }[] {
+    const conns = new Map<number, number>();
+    const t = this.conns;
+    this.counters.tcpConns = t.size;
+    for (let i = 0; i < t.capacity; i++) if (t.used(i)) conns.set(t.owner[i], (conns.get(t.owner[i]) ?? 0) + 1);
+    return this.clients.map((c) => ({
+      id: c.id, pid: c.pid, uid: c.uid, ports: [...c.ports], groupPorts: [...c.ports].filter((i) => this.owners[i] === GROUP).length,
+      rxFill: this.rxFill(c), slots: this.slots, conns: conns.get(c.id) ?? 0, counters: c.counters,
+    }));
   }
 
   /** Stops listening, detaches every client (their regions unlinked) and removes the socket file. Idempotent. */
@@ -322,16 +400,26 @@ export class Ringd {
         }
         if (m.op === 'claim') {
           const owner = this.owners[idx];
-          if (owner !== 0 && owner !== c.id) {
+          const share = m.share === true;
+          if (owner === GROUP) {
+            // A group: join it when this client asks to share too and has the group's uid (Linux's SO_REUSEPORT rule).
+            const g = this.groups.get(idx)!;
+            if (!share || g.uid !== c.uid) {
+              this.reply(c, { ok: false, errno: 'EADDRINUSE', ownerPid: g.members[0]?.pid ?? 0, ...(share ? { why: 'group of another uid' } : {}) });
+              return;
+            }
+            if (!g.members.includes(c)) g.members.push(c);
+          } else if (owner !== 0 && owner !== c.id) {
             this.reply(c, { ok: false, errno: 'EADDRINUSE', ownerPid: this.byId.get(owner)?.pid ?? 0 });
             return;
-          }
-          this.owners[idx] = c.id;
+          } else if (owner === 0 && share) {
+            const g = new Group(idx, c.uid);
+            g.members.push(c);
+            this.groups.set(idx, g);
+            this.owners[idx] = GROUP;
+          } else this.owners[idx] = c.id;
           c.ports.add(idx);
-        } else if (this.owners[idx] === c.id) {
-          this.owners[idx] = 0;
-          c.ports.delete(idx);
-        }
+        } else if (c.ports.has(idx)) this.releasePort(c, idx);
         this.reply(c, { ok: true });
         return;
       }
@@ -402,9 +490,9 @@ export class Ringd {
   /** Frees everything a client held; idempotent (close and error both land here). */
   private detach(c: Client, why: string): void {
     if (!this.byId.delete(c.id)) return;
-    for (const idx of c.ports) if (this.owners[idx] === c.id) this.owners[idx] = 0;
     const ports = c.ports.size;
-    c.ports.clear();
+    for (const idx of [...c.ports]) this.releasePort(c, idx);
+    const resets = this.forgetConns(c);
     for (const [mac, n] of c.macs) for (let k = 0; k < n; k++) this.ring.device.detachFlow({ kind: 'multicast-mac', mac });
     c.macs.clear();
     const i = this.clients.indexOf(c);
@@ -421,7 +509,46 @@ export class Ringd {
         // already gone
       }
     }
-    this.log?.info({ client: c.id, clientPid: c.pid, ports, why, rx: c.counters.rxFrames, tx: c.counters.txFrames, rxDrops: c.counters.rxDrops }, 'client detached');
+    this.log?.info({ client: c.id, clientPid: c.pid, ports, why, rx: c.counters.rxFrames, tx: c.counters.txFrames, rxDrops: c.counters.rxDrops, resets }, 'client detached');
+    // The RSTs go out on the next turn (where `now` is).
+    if (resets > 0 && !this.closed) this.poller.kick();
+  }
+
+  /** Frees one port of a client (its own, or its place in a group). */
+  private releasePort(c: Client, idx: number): void {
+    c.ports.delete(idx);
+    const owner = this.owners[idx];
+    if (owner === c.id) this.owners[idx] = 0;
+    else if (owner === GROUP) {
+      const g = this.groups.get(idx)!;
+      const i = g.members.indexOf(c);
+      if (i >= 0) g.members.splice(i, 1);
+      if (g.members.length === 0) {
+        this.groups.delete(idx);
+        this.owners[idx] = 0;
+      }
+    }
+  }
+
+  /**
+   * Forgets a departing client's TCP connections and queues a RST for each one still open whose
+   * sequence state ringd saw (the client's next sequence number, so the peer takes it: RFC 9293
+   * §3.10.7.4, and RFC 5961's exact match). Returns how many were queued.
+   */
+  private forgetConns(c: Client): number {
+    const t = this.conns;
+    if (t.size === 0) return 0;
+    let n = 0;
+    for (let i = 0; i < t.capacity; i++) {
+      if (!t.used(i) || t.owner[i] !== c.id) continue;
+      const f = t.flags[i];
+      if ((f & ConnFlag.Known) !== 0 && (f & (ConnFlag.FinIn | ConnFlag.FinOut)) !== (ConnFlag.FinIn | ConnFlag.FinOut) && !this.closed) {
+        this.resets.push(t.localPort(i), t.remoteIp(i), t.remotePort(i), t.sndNxt[i], t.rcvNxt[i]);
+        n++;
+      }
+      t.remove(i);
+    }
+    return n;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -437,9 +564,24 @@ export class Ringd {
     const cls = ft.classify(r, off, len);
     if (cls === FrameClass.L4) {
       const k = ft.key;
-      const owner = this.owners[portIndex(k.protocol, k.dstPort)];
+      const idx = portIndex(k.protocol, k.dstPort);
+      const owner = this.owners[idx];
       if (owner !== 0) {
-        const c = this.byId.get(owner);
+        let c: Client | undefined;
+        if (k.protocol === TCP) c = this.tcpIn(idx, owner, r, off, len, now);
+        else if (owner !== GROUP) c = this.byId.get(owner);
+        else {
+          const g = this.groups.get(idx)!;
+          if (k.dstIp !== (this.opts.ip | 0)) {
+            // Multicast or broadcast to a shared UDP port: every member gets it (as Linux delivers to each socket bound to the port).
+            this.counters.groupFanout++;
+            for (let i = 0; i < g.members.length; i++) this.deliver(g.members[i], r, off, len);
+            pool.release(id);
+            return;
+          }
+          this.counters.groupHashed++;
+          c = g.members[(flowHash(k.srcIp, k.srcPort, k.dstPort) >>> 0) % g.members.length];
+        }
         if (c !== undefined && c.shm !== null) {
           this.counters.rxSteered++;
           this.deliver(c, r, off, len);
@@ -472,6 +614,109 @@ export class Ringd {
     this.counters.rxLocal++;
     if (this.local) this.local(id, now, ring);
     else pool.release(id);
+  }
+
+  /**
+   * A TCP segment to a claimed port: the client whose connection it is (the table), else the port's
+   * owner, else (a group) the member a hash of the 4-tuple picks; a SYN starts a table entry there.
+   * The peer's RST ends the entry, its FIN is noted. Undefined: nobody (ringd's stack answers).
+   */
+  private tcpIn(idx: number, owner: number, r: Region, off: number, len: number, now: number): Client | undefined {
+    const k = this.ft.key;
+    const dv = r.dv;
+    const l4 = tcpOffset(dv, off, len);
+    const flags = l4 < 0 ? 0 : dv.getUint8(l4 + 13);
+    const t = this.conns;
+    let slot = t.find(k.srcIp, k.dstPort, k.srcPort);
+    if (slot >= 0) {
+      const f = t.flags[slot];
+      if ((flags & (TCP_SYN | TCP_ACK)) === TCP_SYN && (f & (ConnFlag.FinIn | ConnFlag.FinOut)) === (ConnFlag.FinIn | ConnFlag.FinOut)) {
+        t.remove(slot); // a new connection on the 4-tuple of one that ended (TIME-WAIT reuse): steered afresh
+        slot = -1;
+      } else {
+        const c = this.byId.get(t.owner[slot]);
+        if (flags & TCP_RST) t.remove(slot);
+        else {
+          t.flags[slot] = f | (flags & TCP_FIN ? ConnFlag.FinIn : 0) | (flags & TCP_ACK ? ConnFlag.PeerAck : 0);
+          t.lastSeen[slot] = now;
+        }
+        if (c !== undefined) return c;
+      }
+    }
+    let c: Client | undefined;
+    if (owner !== GROUP) c = this.byId.get(owner);
+    else {
+      const g = this.groups.get(idx)!;
+      c = g.members[(flowHash(k.srcIp, k.srcPort, k.dstPort) >>> 0) % g.members.length];
+      if ((flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) this.counters.groupHashed++;
+    }
+    if (c !== undefined && slot < 0 && (flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN) {
+      if (t.size < MAX_CONNS) t.add(k.srcIp, k.dstPort, k.srcPort, c.id, now);
+      else this.counters.connsFull++;
+    }
+    return c;
+  }
+
+  /**
+   * A TCP segment a client sends: its connection's entry (made on first sight: its own SYN, or a
+   * connection it had before ringd saw it) learns the client's next sequence number and
+   * acknowledgment; its RST ends the entry, its FIN is noted.
+   */
+  private tcpOut(c: Client, r: Region, off: number, len: number, now: number): void {
+    const k = this.ft.key;
+    const dv = r.dv;
+    const l4 = tcpOffset(dv, off, len);
+    if (l4 < 0) return;
+    const flags = dv.getUint8(l4 + 13);
+    const t = this.conns;
+    let slot = t.find(k.dstIp, k.srcPort, k.dstPort);
+    if (flags & TCP_RST) {
+      if (slot >= 0 && t.owner[slot] === c.id) t.remove(slot);
+      return;
+    }
+    if (slot < 0) {
+      if (t.size >= MAX_CONNS) {
+        this.counters.connsFull++;
+        return;
+      }
+      slot = t.add(k.dstIp, k.srcPort, k.dstPort, c.id, now);
+    } else if (t.owner[slot] !== c.id) return;
+    const l3 = l4 - ipHeaderLen(dv, off);
+    const payload = dv.getUint16(l3 + 2) - (l4 - l3) - (dv.getUint8(l4 + 12) >>> 4) * 4;
+    const end = (dv.getInt32(l4 + 4) + (payload > 0 ? payload : 0) + (flags & TCP_SYN ? 1 : 0) + (flags & TCP_FIN ? 1 : 0)) | 0;
+    let f = t.flags[slot];
+    if ((f & ConnFlag.Known) === 0 || ((end - t.sndNxt[slot]) | 0) > 0) t.sndNxt[slot] = end;
+    if (flags & TCP_ACK) t.rcvNxt[slot] = dv.getInt32(l4 + 8);
+    f |= ConnFlag.Known;
+    if (flags & TCP_FIN) f |= ConnFlag.FinOut;
+    t.flags[slot] = f;
+    t.lastSeen[slot] = now;
+  }
+
+  /** Whether the TCP connection of the frame `ft.key` describes (sent by a client) is `c`'s. */
+  private ownsConn(c: Client): boolean {
+    const k = this.ft.key;
+    if (k.protocol !== TCP) return false;
+    const i = this.conns.find(k.dstIp, k.srcPort, k.dstPort);
+    return i >= 0 && this.conns.owner[i] === c.id;
+  }
+
+  /** Forgets connections whose both FINs passed a while ago, those the peer never acknowledged, and those of clients gone. */
+  private sweep(now: number): void {
+    this.lastSweep = now;
+    const t = this.conns;
+    this.counters.tcpConns = t.size;
+    if (t.size === 0) return;
+    for (let i = 0; i < t.capacity; i++) {
+      if (!t.used(i)) continue;
+      const f = t.flags[i];
+      const idle = now - t.lastSeen[i];
+      if (((f & (ConnFlag.FinIn | ConnFlag.FinOut)) === (ConnFlag.FinIn | ConnFlag.FinOut) && idle > CLOSED_LINGER_MS)
+        || ((f & ConnFlag.PeerAck) === 0 && idle > EMBRYONIC_MS) || !this.byId.has(t.owner[i])) {
+        t.remove(i);
+        this.counters.connsExpired++;
+      }
+    }
   }
 
   private fanout(r: Region, off: number, len: number): void {
@@ -512,6 +757,16 @@ export class Ringd {
   private tick(now: number): void {
     const cs = this.clients;
     let moved = 0;
+    const rs = this.resets;
+    if (rs.length > 0) {
+      for (let i = 0; i + 4 < rs.length; i += 5) {
+        this.opts.resetFlow?.(rs[i], rs[i + 1], rs[i + 2], rs[i + 3], rs[i + 4], now);
+        this.counters.deadResets++;
+      }
+      rs.length = 0;
+      moved++;
+    }
+    if (now - this.lastSweep >= SWEEP_EVERY_MS) this.sweep(now);
     for (let i = 0; i < cs.length; i++) {
       const c = cs[i];
       if (c.pendingWake) {
@@ -560,17 +815,20 @@ export class Ringd {
       if (ft.classify(region, src, len) === FrameClass.L4) {
         const idx = portIndex(ft.key.protocol, ft.key.srcPort);
         const owner = this.owners[idx];
-        if (owner === 0) {
-          // A port the client sends from without a claim (e.g. an accepted connection outliving its listener): the client's now.
-          this.owners[idx] = c.id;
-          c.ports.add(idx);
-          c.counters.portsLearned++;
-        } else if (owner !== c.id) {
+        // A group's port: its members, and a former member's connections that outlive its listener.
+        if (owner === GROUP ? !c.ports.has(idx) && !this.ownsConn(c) : owner !== 0 && owner !== c.id) {
           tail = (tail + 1) | 0;
           this.counters.txPortTheft++;
           c.counters.txBad++;
           continue;
         }
+        if (owner === 0) {
+          // A port the client sends from without a claim (e.g. an accepted connection outliving its listener): the client's now.
+          this.owners[idx] = c.id;
+          c.ports.add(idx);
+          c.counters.portsLearned++;
+        }
+        if (ft.key.protocol === TCP) this.tcpOut(c, region, src, len, now);
       }
       const id = pool.allocCopy(shm.buf, src, len);
       if (id < 0) {
@@ -607,6 +865,20 @@ export class Ringd {
     const cs = this.clients;
     for (let i = 0; i < cs.length; i++) Atomics.store(cs[i].shm!.i32, W.RingdSleeping, 0);
   }
+}
+
+/** The IPv4 header length of an Ethernet frame at `off` (a VLAN tag skipped), as flow.ts's classifier reads it. */
+function ipHeaderLen(dv: DataView, off: number): number {
+  const et = dv.getUint16(off + 12);
+  return (dv.getUint8(off + (et === 0x8100 || et === 0x88a8 ? 18 : 14)) & 15) * 4;
+}
+
+/** The TCP header's offset in a frame the classifier called L4 (IPv4, unfragmented), or -1 when its 20 bytes are not all there. */
+function tcpOffset(dv: DataView, off: number, len: number): number {
+  const et = dv.getUint16(off + 12);
+  const l3 = off + (et === 0x8100 || et === 0x88a8 ? 18 : 14);
+  const l4 = l3 + (dv.getUint8(l3) & 15) * 4;
+  return l4 + 20 <= off + len ? l4 : -1;
 }
 
 /** Whether something accepts connections on the Unix socket `p`. */

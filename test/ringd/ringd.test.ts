@@ -20,6 +20,23 @@ import { createLink, netnsUnavailable, type Link } from '../helpers/netns';
 const ROOT = path.join(__dirname, '..', '..');
 const REGISTER = path.join(ROOT, 'test', 'net', 'swc-register.cjs');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Where ringd and its clients keep their statistics files (tsvma stats -k). */
+const STATS_DIR = `/tmp/tsvma-ringd-stats-${process.pid}`;
+fs.mkdirSync(STATS_DIR, { recursive: true });
+afterAll(() => fs.rmSync(STATS_DIR, { recursive: true, force: true }));
+
+/** `tsvma stats ARGS -k STATS_DIR` from the sources. */
+function tsvmaStats(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['-r', REGISTER, '-e', "require('./bin/main').main(process.argv.slice(1)).then((c) => { process.exitCode = c; })", 'stats', '-k', STATS_DIR, ...args],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    p.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
 
 describe('daemon device without ringd', () => {
   const sock = `/tmp/tsvma-ringd-missing-${process.pid}.sock`;
@@ -119,7 +136,7 @@ async function startRingd(args: string[]): Promise<Child> {
 /** Starts test/ringd/client.ts on TSVMA_DEVICE=daemon:SOCK; resolves once attached. */
 async function startClientOf(sock: string, name: string, list: Child[]): Promise<Child> {
   const proc = spawn(process.execPath, ['-r', REGISTER, path.join(__dirname, 'client.ts')], {
-    cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TSVMA_DEVICE: `daemon:${sock}`, TSVMA_ADDR: '', VMA_STATS_FILE: '' },
+    cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TSVMA_DEVICE: `daemon:${sock}`, TSVMA_ADDR: '', VMA_STATS_FILE: '', VMA_STATS_SHMEM_DIR: STATS_DIR },
   });
   const c = new Child(proc, name);
   list.push(c);
@@ -135,7 +152,7 @@ describe('tsvma ringd on the sim device (no root needed): ports, faults, cleanup
   const children: Child[] = [];
 
   beforeAll(async () => {
-    ringd = await startRingd(['--TSVMA_DEVICE=sim', '--socket', sock]);
+    ringd = await startRingd(['--TSVMA_DEVICE=sim', '--socket', sock, `--VMA_STATS_SHMEM_DIR=${STATS_DIR}/`]);
   }, 30000);
 
   afterAll(async () => {
@@ -162,6 +179,15 @@ describe('tsvma ringd on the sim device (no root needed): ports, faults, cleanup
     let st = await control(sock, { op: 'stats' });
     const clients = st.clients as { id: number; pid: number; ports: string[] }[];
     expect(Object.fromEntries(clients.map((c) => [c.pid, c.ports]))).toEqual({ [a.proc.pid!]: ['udp/7001'], [b.proc.pid!]: [`udp/${String(eph.port)}`] });
+    // Both ask to share 7002 (reuseAddr): one reuse-port group of two.
+    const fa0 = a.events.length;
+    const fb0 = b.events.length;
+    a.send({ cmd: 'bind', port: 7002, reuse: true });
+    await expect(a.waitFor((e) => e.ev === 'bound' || e.ev === 'error', 10000, fa0)).resolves.toMatchObject({ ev: 'bound', port: 7002 });
+    b.send({ cmd: 'bind', port: 7002, reuse: true });
+    await expect(b.waitFor((e) => e.ev === 'bound' || e.ev === 'error', 10000, fb0)).resolves.toMatchObject({ ev: 'bound', port: 7002 });
+    st = await control(sock, { op: 'stats' });
+    expect((st.groups as { port: string; pids: number[] }[]).map((g) => ({ port: g.port, pids: g.pids.slice().sort() }))).toEqual([{ port: 'udp/7002', pids: [a.proc.pid, b.proc.pid].sort() }]);
 
     // Random bytes over A's region (indices, descriptors, frames), many times: ringd counts and goes on.
     const region = `/dev/shm/tsvma-ringd.${ringd.proc.pid}.${clients.find((c) => c.pid === a.proc.pid)!.id}`;
@@ -186,6 +212,8 @@ describe('tsvma ringd on the sim device (no root needed): ports, faults, cleanup
     a.proc.kill('SIGKILL');
     for (let i = 0; i < 200 && regionsOf(ringd.proc.pid).length !== 1; i++) await sleep(10);
     expect(regionsOf(ringd.proc.pid)).toHaveLength(1);
+    // A's place in the group is gone, B's stays.
+    expect((await control(sock, { op: 'stats' })).groups).toEqual([{ port: 'udp/7002', pids: [b.proc.pid] }]);
     const fb2 = b.events.length;
     b.send({ cmd: 'bind', port: 7001 });
     await expect(b.waitFor((e) => e.ev === 'bound' || e.ev === 'error', 10000, fb2)).resolves.toMatchObject({ ev: 'bound', port: 7001 });
@@ -250,7 +278,7 @@ while True:
       tcpEcho.stdout!.once('data', () => resolve());
       tcpEcho.once('exit', (c) => reject(new Error(`TCP echo server exited ${c}`)));
     });
-    ringd = await startRingd([`--TSVMA_DEVICE=packet:${link.a.ifname}`, `--TSVMA_ADDR=${link.a.ip}/24`, '--netns', link.a.ns, '--socket', sock, '--TSVMA_LOG=info', '--allow-uid', '65532', '--allow-gid', '65533']);
+    ringd = await startRingd([`--TSVMA_DEVICE=packet:${link.a.ifname}`, `--TSVMA_ADDR=${link.a.ip}/24`, '--netns', link.a.ns, '--socket', sock, '--TSVMA_LOG=info', '--allow-uid', '65532', '--allow-gid', '65533', `--VMA_STATS_SHMEM_DIR=${STATS_DIR}/`]);
     [a, b] = await Promise.all([startClient('client A'), startClient('client B')]);
   }, 60000);
 
@@ -365,9 +393,301 @@ print(len(got), hashlib.sha256(got).hexdigest() == hashlib.sha256(data).hexdiges
     expect(r.stdout.trim()).toBe('262144 True');
   });
 
+  it('SO_REUSEPORT-style groups: a UDP port (reuseAddr) and a TCP port (reusePort) shared by two clients, flows spread by hash, group datagrams to both; a bind that does not share is EADDRINUSE', async () => {
+    const fa = a.events.length;
+    const fb = b.events.length;
+    a.send({ cmd: 'bind', port: 9310, reuse: true });
+    await expect(a.waitFor((e) => e.ev === 'bound' || e.ev === 'error', 10000, fa)).resolves.toMatchObject({ ev: 'bound', port: 9310 });
+    b.send({ cmd: 'bind', port: 9310, reuse: true });
+    await expect(b.waitFor((e) => e.ev === 'bound' || e.ev === 'error', 10000, fb)).resolves.toMatchObject({ ev: 'bound', port: 9310 });
+    // Datagrams from 40 source ports: each goes to one member, picked by a hash of (source, port).
+    let r = await link.b.exec('python3', ['-c', `
+import socket
+for i in range(40):
+    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.sendto(b"spread %d" % i, ("${link.a.ip}", 9310)); c.close()`]);
+    expect(r.code).toBe(0);
+    for (let i = 0; i < 300 && a.msgs(fa).length + b.msgs(fb).length < 40; i++) await sleep(10);
+    const got = [...a.msgs(fa), ...b.msgs(fb)].sort();
+    expect(got).toEqual(Array.from({ length: 40 }, (_, i) => `spread ${i}`).sort());
+    expect(a.msgs(fa).length).toBeGreaterThan(0);
+    expect(b.msgs(fb).length).toBeGreaterThan(0);
+    // A multicast group both joined, on the shared port: every member gets each datagram.
+    const GROUP = '239.18.0.9';
+    a.send({ cmd: 'join', group: GROUP });
+    b.send({ cmd: 'join', group: GROUP });
+    await a.waitFor((e) => e.ev === 'joined', 5000, fa);
+    await b.waitFor((e) => e.ev === 'joined', 5000, fb);
+    await sleep(50);
+    const ma = a.events.length;
+    const mb = b.events.length;
+    r = await link.b.exec('python3', ['-c', `
+import socket
+t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+t.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("${link.b.ip}"))
+for i in range(3): t.sendto(b"shared group %d" % i, ("${GROUP}", 9310))`]);
+    expect(r.code).toBe(0);
+    for (let i = 0; i < 300 && (a.msgs(ma).length < 3 || b.msgs(mb).length < 3); i++) await sleep(10);
+    expect(a.msgs(ma)).toEqual(['shared group 0', 'shared group 1', 'shared group 2']);
+    expect(b.msgs(mb)).toEqual(['shared group 0', 'shared group 1', 'shared group 2']);
+
+    // TCP: both listen on 9320 with reusePort; 40 connections from the kernel spread over them, each echoed whole.
+    a.send({ cmd: 'tcp-listen', port: 9320, reusePort: true });
+    b.send({ cmd: 'tcp-listen', port: 9320, reusePort: true });
+    await expect(a.waitFor((e) => e.ev === 'tcp-listening' || (e.ev === 'error' && e.op === 'listen'), 10000, fa)).resolves.toMatchObject({ ev: 'tcp-listening', port: 9320 });
+    await expect(b.waitFor((e) => e.ev === 'tcp-listening' || (e.ev === 'error' && e.op === 'listen'), 10000, fb)).resolves.toMatchObject({ ev: 'tcp-listening', port: 9320 });
+    const st = await control(sock, { op: 'stats' });
+    const acc = async (c: Child): Promise<number> => {
+      const from = c.events.length;
+      c.send({ cmd: 'tcp-accepted' });
+      return Number((await c.waitFor((e) => e.ev === 'tcp-accepted', 5000, from)).n);
+    };
+    const [a0, b0] = [await acc(a), await acc(b)];
+    const groups = (st.groups as { port: string; pids: number[] }[]).map((g) => ({ port: g.port, pids: g.pids.slice().sort((x, y) => x - y) }));
+    const ab = [a.proc.pid!, b.proc.pid!].sort((x, y) => x - y);
+    expect(groups).toEqual(expect.arrayContaining([{ port: 'udp/9310', pids: ab }, { port: 'tcp/9320', pids: ab }]));
+    r = await link.b.exec('python3', ['-c', `
+import socket
+ok = 0
+for i in range(40):
+    c = socket.create_connection(("${link.a.ip}", 9320), timeout=5)
+    msg = b"conn %d " % i * 500
+    c.sendall(msg); c.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        d = c.recv(65536)
+        if not d: break
+        got += d
+    ok += got == msg
+    c.close()
+print(ok)`], { timeoutMs: 30000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('40');
+    const [na, nb] = [(await acc(a)) - a0, (await acc(b)) - b0];
+    expect(na + nb).toBe(40);
+    expect(na).toBeGreaterThan(0);
+    expect(nb).toBeGreaterThan(0);
+    // Sharing is asked for by every member: a listener without reusePort is refused, as is a reusePort one on a port held alone.
+    const fa2 = a.events.length;
+    const fb2 = b.events.length;
+    a.send({ cmd: 'tcp-listen', port: 9321 });
+    await a.waitFor((e) => e.ev === 'tcp-listening', 10000, fa2);
+    b.send({ cmd: 'tcp-listen', port: 9321, reusePort: true });
+    await expect(b.waitFor((e) => e.ev === 'tcp-listening' || (e.ev === 'error' && e.op === 'listen'), 10000, fb2)).resolves.toMatchObject({ ev: 'error', code: 'EADDRINUSE' });
+    const k = (await control(sock, { op: 'stats' })).counters as Record<string, number>;
+    expect(k.groupHashed).toBeGreaterThanOrEqual(80);
+    expect(k.groupFanout).toBeGreaterThanOrEqual(3);
+  });
+
+  it("tsvma stats shows ringd (its device ring, its counters, each client with its ports and ring) and the clients' own files", async () => {
+    const r = await tsvmaStats('-p', String(ringd.proc.pid), '--json');
+    // (the files of the clients killed earlier are removed on the way, and said so)
+    expect(r.stderr.replace(/^tsvma stats: removed .* is gone\)\n/gm, '')).toBe('');
+    expect(r.code).toBe(0);
+    type P = { pid: number; name: string; rings: { name: string; rxFrames: number }[]; stack: Record<string, number>; daemonClients: { pid: number; clientId: number; rxFrames: number; txFrames: number; rxFill: number; slots: number; ports: number; groupPorts: number; portNames: string[] }[] };
+    const j = (JSON.parse(r.stdout) as { processes: P[] }).processes[0];
+    expect(j).toMatchObject({ pid: ringd.proc.pid, name: 'tsvma ringd' });
+    expect(j.rings[0].name).toBe(`packet:${link.a.ifname}`);
+    expect(j.rings[0].rxFrames).toBeGreaterThan(0);
+    expect(j.stack['ringd.rxSteered']).toBeGreaterThan(0);
+    expect(j.stack['ringd.groupHashed']).toBeGreaterThan(0);
+    const ca = j.daemonClients.find((c) => c.pid === a.proc.pid)!;
+    expect(j.daemonClients.map((c) => c.pid).sort()).toEqual([a.proc.pid, b.proc.pid].sort());
+    expect(ca.portNames).toEqual(expect.arrayContaining(['udp/9310', 'tcp/9320', 'tcp/9321']));
+    expect(ca).toMatchObject({ slots: 1024, groupPorts: 2 });
+    expect(ca.rxFrames).toBeGreaterThan(0);
+    expect(ca.txFrames).toBeGreaterThan(0);
+    const text = await tsvmaStats('-p', String(ringd.proc.pid), '-v', '2', '-c', '1');
+    expect(text.code).toBe(0);
+    if (process.env.SHOW_STATS) console.log(text.stdout);
+    expect(text.stdout).toMatch(/ringd clients: 2\n/);
+    expect(text.stdout).toMatch(new RegExp(`\\n +\\d+ +${a.proc.pid} .* \\d+/1024 .*udp/9310`));
+    expect(text.stdout).toMatch(new RegExp(`packet:${link.a.ifname}`));
+    // -l: ringd applies a log-level request (its pino level follows).
+    const lv = await tsvmaStats('-p', String(ringd.proc.pid), '-l', 'debug');
+    expect(lv.stdout).toMatch(new RegExp(`log level of process ${ringd.proc.pid} set to debug`));
+    await tsvmaStats('-p', String(ringd.proc.pid), '-l', 'info');
+    // A client's own file: its sockets and its daemon ring.
+    const cj = await tsvmaStats('-p', String(b.proc.pid), '--json');
+    expect(cj.code).toBe(0);
+    const bp = (JSON.parse(cj.stdout) as { processes: { rings: { name: string }[]; sockets: { local: string; protoName: string }[]; daemonClients: unknown[] }[] }).processes[0];
+    expect(bp.rings[0].name).toBe(`daemon:${sock}`);
+    expect(bp.sockets).toEqual(expect.arrayContaining([expect.objectContaining({ protoName: 'udp', local: '0.0.0.0:9310' })]));
+    expect(bp.daemonClients).toEqual([]);
+  });
+
+  it('a reuse-port group keeps established TCP connections on the member that accepted them when a third member joins; new ones reach it too; its connections outlive its listener', async () => {
+    const go = `/tmp/tsvma-ringd-go-${process.pid}`;
+    const go2 = `${go}-2`;
+    fs.rmSync(go, { force: true });
+    fs.rmSync(go2, { force: true });
+    const py = link.b.spawn('python3', ['-u', '-c', `
+import json, os, socket, time
+cs = []
+for i in range(12):
+    c = socket.create_connection(("${link.a.ip}", 9320), timeout=5)
+    c.sendall(b"one %d" % i)
+    assert c.recv(100) == b"one %d" % i
+    cs.append(c)
+print("open", flush=True)
+while not os.path.exists("${go}"): time.sleep(0.01)
+ok = 0
+for i, c in enumerate(cs):
+    c.sendall(b"two %d" % i)
+    ok += c.recv(100) == b"two %d" % i
+    c.close()
+fresh = 0
+for i in range(30):
+    c = socket.create_connection(("${link.a.ip}", 9320), timeout=5)
+    c.sendall(b"three"); fresh += c.recv(100) == b"three"; c.close()
+print(json.dumps({"ev": "result", "ok": ok, "fresh": fresh}), flush=True)
+held = []
+for i in range(15):
+    c = socket.create_connection(("${link.a.ip}", 9320), timeout=5)
+    c.sendall(b"four %d" % i); assert c.recv(100) == b"four %d" % i
+    held.append(c)
+print("held", flush=True)
+while not os.path.exists("${go2}"): time.sleep(0.01)
+ok = 0
+for i, c in enumerate(held):
+    c.sendall(b"five %d" % i); ok += c.recv(100) == b"five %d" % i
+print(json.dumps({"ev": "after", "ok": ok}), flush=True)`]);
+    const k = new Child(py as ChildProcess, 'kernel TCP client');
+    let e: Child | null = null;
+    try {
+      await k.waitFor((x) => x.ev === 'text' && x.text === 'open', 15000);
+      e = await startClient('client E');
+      e.send({ cmd: 'tcp-listen', port: 9320, reusePort: true });
+      await expect(e.waitFor((x) => x.ev === 'tcp-listening' || x.ev === 'error')).resolves.toMatchObject({ ev: 'tcp-listening' });
+      fs.writeFileSync(go, '');
+      await expect(k.waitFor((x) => x.ev === 'result', 20000)).resolves.toEqual({ ev: 'result', ok: 12, fresh: 30 });
+      const from = e.events.length;
+      e.send({ cmd: 'tcp-accepted' });
+      // 30 new connections hashed over three members: E gets some ((2/3)^30 odds of none).
+      const eFresh = Number((await e.waitFor((x) => x.ev === 'tcp-accepted', 5000, from)).n);
+      expect(eFresh).toBeGreaterThan(0);
+      // 15 connections held open over the three; E closes its listener (leaves the group) and its connections go on.
+      await k.waitFor((x) => x.ev === 'text' && x.text === 'held', 15000);
+      const from2 = e.events.length;
+      e.send({ cmd: 'tcp-accepted' });
+      const eHeld = Number((await e.waitFor((x) => x.ev === 'tcp-accepted', 5000, from2)).n) - eFresh;
+      e.send({ cmd: 'tcp-unlisten', port: 9320 });
+      await e.waitFor((x) => x.ev === 'tcp-unlistened', 5000, from2);
+      const st = await control(sock, { op: 'stats' });
+      expect((st.groups as { port: string; pids: number[] }[]).find((g) => g.port === 'tcp/9320')?.pids).not.toContain(e.proc.pid);
+      fs.writeFileSync(go2, '');
+      await expect(k.waitFor((x) => x.ev === 'after', 20000)).resolves.toEqual({ ev: 'after', ok: 15 });
+      if (eHeld === 0) console.log('test/ringd: E held none of the 15 connections this time ((2/3)^15 odds): its listener close was not exercised');
+    } finally {
+      py.kill('SIGKILL');
+      fs.rmSync(go, { force: true });
+      fs.rmSync(go2, { force: true });
+      e?.proc.kill('SIGKILL');
+    }
+    for (let i = 0; i < 200 && shmFiles().length !== 2; i++) await sleep(10);
+    expect(shmFiles()).toHaveLength(2);
+  });
+
+  it('node:cluster: an http server with 4 workers on one port over ringd, driven by wrk from the kernel side: zero errors, requests spread over the workers', async () => {
+    const proc = spawn(process.execPath, ['-r', REGISTER, path.join(__dirname, 'cluster_http.ts'), '4', '8080'], {
+      cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TSVMA_DEVICE: `daemon:${sock}`, TSVMA_ADDR: '', VMA_STATS_FILE: '' },
+    });
+    const app = new Child(proc, 'cluster http');
+    children.push(app);
+    try {
+      const ready = await app.waitFor((e) => e.ev === 'ready' || e.ev === 'error', 30000);
+      expect(ready.ev).toBe('ready');
+      const workers = (ready.workers as number[]).slice().sort((x, y) => x - y);
+      const st = await control(sock, { op: 'stats' });
+      const g = (st.groups as { port: string; pids: number[] }[]).find((x) => x.port === 'tcp/8080');
+      expect(g?.pids.slice().sort((x, y) => x - y)).toEqual(workers);
+      const w = await link.b.exec('wrk', ['-t2', '-c64', '-d3s', '--timeout', '10s', `http://${link.a.ip}:8080/`], { timeoutMs: 30000 });
+      console.log(`test/ringd: wrk through ringd, 4 cluster workers:\n${w.stdout}`);
+      expect(w.code).toBe(0);
+      expect(w.stdout).not.toMatch(/Socket errors|Non-2xx/);
+      const total = Number(/(\d+) requests in/.exec(w.stdout)?.[1]);
+      expect(total).toBeGreaterThan(100);
+      const from = app.events.length;
+      app.send({ cmd: 'counts' });
+      const counts = (await app.waitFor((e) => e.ev === 'counts', 10000, from)).counts as Record<string, number>;
+      expect(Object.keys(counts).map(Number).sort((x, y) => x - y)).toEqual(workers);
+      const served = Object.values(counts);
+      expect(served.reduce((x, y) => x + y, 0)).toBeGreaterThanOrEqual(total);
+      // 64 connections hashed over 4 workers: each gets some (all four empty-handed but one has odds ~1e-8).
+      for (const n of served) expect(n).toBeGreaterThan(0);
+    } finally {
+      proc.stdin!.end();
+      await new Promise((r) => (app.exited !== null ? r(null) : proc.once('exit', r)));
+    }
+    // The workers are gone: ringd dissolved the group.
+    for (let i = 0; i < 200; i++) {
+      const st = await control(sock, { op: 'stats' });
+      if (!(st.groups as { port: string }[]).some((x) => x.port === 'tcp/8080')) break;
+      await sleep(10);
+    }
+    expect(((await control(sock, { op: 'stats' })).groups as { port: string }[]).map((x) => x.port)).not.toContain('tcp/8080');
+  });
+
+  it("kill -9 of a client during TCP traffic: ringd resets its connections, the kernel sees ECONNRESET on a streaming one, an idle accepted one and an idle outgoing one", async () => {
+    const d = await startClient('client D');
+    d.send({ cmd: 'tcp-listen', port: 9330 });
+    await d.waitFor((e) => e.ev === 'tcp-listening');
+    const py = link.b.spawn('python3', ['-u', '-c', `
+import json, socket, threading, time
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); srv.bind(("${link.b.ip}", 9331)); srv.listen(4)
+print("listening", flush=True)
+srv.settimeout(10)
+held, _ = srv.accept()
+c1 = socket.create_connection(("${link.a.ip}", 9330), timeout=10)
+c2 = socket.create_connection(("${link.a.ip}", 9330), timeout=10)
+c2.sendall(b"ping")
+assert c2.recv(4) == b"ping"
+res = {}
+def stream():
+    data = b"x" * 65536
+    try:
+        while True:
+            c1.sendall(data)
+            c1.recv(65536)
+    except ConnectionResetError: res["stream"] = "reset"
+    except BrokenPipeError: res["stream"] = "pipe"
+    except socket.timeout: res["stream"] = "timeout"
+t = threading.Thread(target=stream); t.start()
+time.sleep(0.3)
+print("streaming", flush=True)
+for name, s in (("idle", c2), ("outgoing", held)):
+    s.settimeout(10)
+    try:
+        res[name] = "data" if s.recv(100) else "eof"
+    except ConnectionResetError: res[name] = "reset"
+    except socket.timeout: res[name] = "timeout"
+t.join(10)
+res["ev"] = "result"
+print(json.dumps(res), flush=True)`]);
+    const k = new Child(py as ChildProcess, 'kernel TCP peer');
+    try {
+      await k.waitFor((e) => e.ev === 'text' && e.text === 'listening', 10000);
+      d.send({ cmd: 'tcp-hold', host: link.b.ip, port: 9331 });
+      await d.waitFor((e) => e.ev === 'tcp-connected');
+      await k.waitFor((e) => e.ev === 'text' && e.text === 'streaming', 15000);
+      const before = ((await control(sock, { op: 'stats' })).counters as Record<string, number>).deadResets;
+      const t0 = Date.now();
+      d.proc.kill('SIGKILL');
+      const res = await k.waitFor((e) => e.ev === 'result', 20000);
+      const ms = Date.now() - t0;
+      expect(res).toEqual({ ev: 'result', idle: 'reset', outgoing: 'reset', stream: 'reset' });
+      expect(ms).toBeLessThan(5000);
+      const after = ((await control(sock, { op: 'stats' })).counters as Record<string, number>).deadResets;
+      expect(after - before).toBeGreaterThanOrEqual(3);
+    } finally {
+      py.kill('SIGKILL');
+    }
+    for (let i = 0; i < 200 && shmFiles().length !== 2; i++) await sleep(10);
+  });
+
   it("kill -9 of a client: ringd frees its port and region, the other client binds it and its traffic goes on", async () => {
     const before = shmFiles();
     expect(before).toHaveLength(2);
+    const detached = ((await control(sock, { op: 'stats' })).counters as Record<string, number>).clientsDetached;
     a.proc.kill('SIGKILL');
     await new Promise((r) => a.proc.once('exit', r));
     // Freed as soon as ringd sees the control socket close.
@@ -380,7 +700,7 @@ print(len(got), hashlib.sha256(got).hexdigest() == hashlib.sha256(data).hexdiges
     for (let i = 0; i < 300 && b.msgs(from).length < 10; i++) await sleep(10);
     expect(b.msgs(from)).toEqual(Array.from({ length: 10 }, (_, i) => `echo B on 9301 ${i}`));
     const st = await control(sock, { op: 'stats' });
-    expect(st).toMatchObject({ ok: true, counters: { clientsDetached: 1 } });
+    expect(st).toMatchObject({ ok: true, counters: { clientsDetached: detached + 1 } });
     // Only B is left; A's UDP port is B's now, A's TCP listener and connection ports are free (B's own closed connection may still hold its port in TIME-WAIT).
     const left = st.clients as { pid: number; ports: string[] }[];
     expect(left.map((c) => c.pid)).toEqual([b.proc.pid]);
@@ -431,6 +751,34 @@ for i in range(3000): c.sendto(b"flood %d" % i, ("${link.a.ip}", 9303))`]);
     c.proc.kill('SIGKILL');
     for (let i = 0; i < 200 && shmFiles().length !== 1; i++) await sleep(10);
     expect(shmFiles()).toHaveLength(1);
+  });
+
+  it('eight clients behind one ringd, each with UDP and TCP traffic to the kernel at once: every datagram echoed in order, every stream sha256-equal', async () => {
+    const before = shmFiles().length;
+    const eight = await Promise.all(Array.from({ length: 8 }, (_, i) => startClient(`client H${i}`)));
+    try {
+      expect(shmFiles()).toHaveLength(before + 8);
+      eight.forEach((c, i) => c.send({ cmd: 'bind', port: 9401 + i }));
+      await Promise.all(eight.map((c) => c.waitFor((e) => e.ev === 'bound')));
+      // All at once: 10 datagrams (under the stack's 16 queued per unresolved neighbour) and a 256 KiB TCP echo each.
+      eight.forEach((c, i) => {
+        c.send({ cmd: 'send', host: link.b.ip, port: ECHO_PORT, text: `H${i}`, count: 10 });
+        c.send({ cmd: 'tcp-echo', host: link.b.ip, port: TCP_ECHO_PORT, bytes: 1 << 18 });
+      });
+      const done = await Promise.all(eight.map((c) => c.waitFor((e) => e.ev === 'tcp-done' || (e.ev === 'error' && e.op === 'tcp'), 30000)));
+      for (const d of done) expect(d).toMatchObject({ ev: 'tcp-done', ok: true, bytes: 1 << 18 });
+      expect(new Set(done.map((d) => d.local)).size).toBe(8);
+      for (let t = 0; t < 300 && eight.some((c) => c.msgs().length < 10); t++) await sleep(10);
+      eight.forEach((c, i) => expect(c.msgs()).toEqual(Array.from({ length: 10 }, (_, k) => `echo H${i} ${k}`)));
+      const st = await control(sock, { op: 'stats' });
+      const per = (st.clients as { pid: number; counters: { rxFrames: number; txFrames: number } }[]).filter((c) => eight.some((h) => h.proc.pid === c.pid));
+      expect(per).toHaveLength(8);
+      for (const c of per) expect(c.counters.rxFrames).toBeGreaterThan(10);
+    } finally {
+      for (const c of eight) c.proc.kill('SIGKILL');
+    }
+    for (let i = 0; i < 300 && shmFiles().length !== before; i++) await sleep(10);
+    expect(shmFiles()).toHaveLength(before);
   });
 
   it('SO_PEERCRED: a uid ringd does not allow is refused with a clear error; --allow-gid admits one, which reaches the socket through its group and owns its region', async () => {
