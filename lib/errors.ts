@@ -44,6 +44,15 @@ export function validatePort(port: unknown, name = 'Port', allowZero = true): nu
 }
 
 const errnoNames = Object.entries(os.constants.errno) as [string, number][];
+/** Text appended to errno exceptions of one errno while it is set (lib/ringd_watch.ts: ENETDOWN while tsvma ringd is away). */
+const errnoHints = new Map<number, string>();
+
+/** Sets (or, with null, clears) the text errnoException appends, in parentheses, for `errno`. */
+export function setErrnoHint(errno: number, hint: string | null): void {
+  if (hint === null) errnoHints.delete(Math.abs(errno));
+  else errnoHints.set(Math.abs(errno), hint);
+}
+
 
 /** A libuv-style exception: `${syscall} ${code} ${address}:${port}` with errno (negative), code, syscall, address, port. */
 export function errnoException(errno: number, syscall: string, address?: string, port?: number): NodeJS.ErrnoException & { address?: string; port?: number } {
@@ -51,7 +60,8 @@ export function errnoException(errno: number, syscall: string, address?: string,
   const code = errnoNames.find(([, v]) => v === n)?.[0] ?? `E${n}`;
   let details = '';
   if (address !== undefined) details = port !== undefined && port > 0 ? ` ${address}:${port}` : ` ${address}`;
-  const e = new Error(`${syscall} ${code}${details}`) as NodeJS.ErrnoException & { address?: string; port?: number };
+  const hint = errnoHints.get(n);
+  const e = new Error(`${syscall} ${code}${details}${hint === undefined ? '' : ` (${hint})`}`) as NodeJS.ErrnoException & { address?: string; port?: number };
   e.errno = -n;
   e.code = code;
   e.syscall = syscall;

@@ -13,6 +13,8 @@ import type { RingOptions } from '../ring/ring';
 import { startStats, stopStats } from './stats';
 import { threadOffload } from './extra/threads';
 import { threadId } from 'node:worker_threads';
+import { DaemonDevice } from '../ring/daemon/daemon_device';
+import { watchRingd } from './ringd_watch';
 
 export interface Runtime {
   readonly engine: Engine;
@@ -35,6 +37,7 @@ export function runtime(): Runtime | null {
   }
   const engine = Engine.open(loaded.config, poolAllocator ? { ring: { alloc: poolAllocator } } : {});
   rt = { engine, udp: new Udp(engine.stack), tcp: new Tcp(engine.stack), loaded, refs: 0 };
+  if (engine.ring.device instanceof DaemonDevice) watchRingd(rt, engine.ring.device); // ringd restarts: docs/ringd.md
   startStats(rt); // lib/stats: the tsvmastat.<pid> file and the socket registry
   return rt;
 }

@@ -639,6 +639,11 @@ export class Udp {
     s.onError = null;
   }
 
+  /** Every bound socket (not per packet: lib/ringd_watch.ts reports tsvma ringd going away to each). */
+  *sockets(): IterableIterator<UdpSocket> {
+    for (const list of this.bound.values()) yield* list;
+  }
+
   /** The socket a datagram to (dst, dport) from (src, sport) goes to: connected first, then bound, specific address before wildcard. */
   lookup(dst: number, dport: number, src: number, sport: number): UdpSocket | null {
     // Two table probes, specific address then wildcard; no per-packet array or closure.

@@ -19,8 +19,12 @@
  * Ports: `claimPort`/`releasePort` (the stack calls them from bind and close) ask ringd, which keeps
  * the one port table of the host's offloaded sockets: a port another process holds is refused, and
  * the stack answers EADDRINUSE. Claims are counted per (protocol, port) in this process.
- * Faults: if ringd goes away the device says so (stats `ringdGone`, `lastError`), takes and drops
- * every TX frame and receives nothing; reattaching needs a new engine (docs/ringd.md).
+ * Faults: if ringd goes away (EOF on the control socket) the device says so (stats `ringdGone`,
+ * `ringdLost`), calls `onGone`, takes and drops every TX frame and receives nothing; the old region
+ * stays mapped (nothing reads it) until `reattach()` swaps in a new one. `reattach()` connects to a
+ * ringd on the same socket path, attaches, claims this process's ports and multicast MACs again and
+ * says which ports it lost (another process took them first); lib/ringd_watch.ts drives it (the
+ * sockets' errors, retries on a timer: nothing below lib/ sets one) (docs/ringd.md).
  */
 import koffi from 'koffi';
 import { BufFlag, type BufferPool } from '../buffer_pool';
@@ -64,8 +68,25 @@ export interface DaemonDeviceCounters {
   /** Wake-up bytes written to ringd, and wake-ups received from it. */
   wakeupsSent: number;
   wakeupsReceived: number;
-  /** 1 once ringd closed the connection. */
+  /** 1 while ringd is away (it closed the connection; 0 again after a re-attach). */
   ringdGone: number;
+  /** Times ringd went away, and times this device attached again to a new ringd. */
+  ringdLost: number;
+  reattaches: number;
+}
+
+/** What `reattach()` did: the ports another process claimed first (protocol × 65536 + port), now not this process's. */
+export interface ReattachResult {
+  readonly clientId: number;
+  readonly lostPorts: readonly number[];
+}
+
+/** A ringd answered on the socket but serves another address, MAC or MTU than this device's stack uses: re-attaching cannot work. */
+export class RingdMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RingdMismatchError';
+  }
 }
 
 type PollHandle = ReturnType<typeof koffi.node.poll>;
@@ -75,21 +96,24 @@ const ETH_MIN = 14;
 export class DaemonDevice implements Device {
   readonly caps: DeviceCaps;
   readonly waitFd = -1;
-  readonly ringd: RingdInfo;
+  /** ringd's answer at the latest attach (clientId and shmPath change at a re-attach). */
+  ringd: RingdInfo;
   readonly counters: DaemonDeviceCounters = {
-    rxFrames: 0, rxNoBuffer: 0, rxBad: 0, txFrames: 0, txRingFull: 0, txTooLong: 0, txDummy: 0, wakeupsSent: 0, wakeupsReceived: 0, ringdGone: 0,
+    rxFrames: 0, rxNoBuffer: 0, rxBad: 0, txFrames: 0, txRingFull: 0, txTooLong: 0, txDummy: 0, wakeupsSent: 0, wakeupsReceived: 0, ringdGone: 0, ringdLost: 0, reattaches: 0,
   };
-  private readonly ctl: ControlSocket;
-  private readonly shm: ShmRegion;
-  private readonly i32: Int32Array;
-  private readonly buf: Buffer;
-  private readonly slots: number;
-  private readonly mask: number;
-  private readonly slotSize: number;
-  private readonly rxDescW: number;
-  private readonly txDescW: number;
-  private readonly rxData: number;
-  private readonly txData: number;
+  /** Called (synchronously, from the poll callback or a control request) when ringd goes away. */
+  onGone: (() => void) | null = null;
+  private ctl: ControlSocket;
+  private shm: ShmRegion;
+  private i32: Int32Array;
+  private buf: Buffer;
+  private slots: number;
+  private mask: number;
+  private slotSize: number;
+  private rxDescW: number;
+  private txDescW: number;
+  private rxData: number;
+  private txData: number;
   /** Our own copies of the indices we publish. */
   private rxTail = 0;
   private txHead = 0;
@@ -97,6 +121,10 @@ export class DaemonDevice implements Device {
   private handle: PollHandle | null = null;
   /** Claims per protocol × 65536 + port. */
   private readonly claims = new Map<number, number>();
+  /** The claims made with `shared` (a reuse-port group): claimed the same way again at a re-attach. */
+  private readonly sharedClaims = new Set<number>();
+  /** Multicast MACs joined through ringd, with how many times (joined again at a re-attach). */
+  private readonly macs = new Map<number, number>();
   private closed = false;
   private gone = false;
   private readonly fire = (): void => {
@@ -113,47 +141,121 @@ export class DaemonDevice implements Device {
 
   constructor(readonly opts: DaemonDeviceOptions) {
     const ctl = new ControlSocket(opts.socketPath);
-    const timeout = opts.timeoutMs ?? 5000;
-    let shm: ShmRegion;
-    let r: Record<string, unknown>;
+    let a: { shm: ShmRegion; info: RingdInfo; mtu: number; mac: number };
     try {
-      r = ctl.request({ op: 'attach', pid: process.pid }, timeout);
-      if (r.ok !== true) throw new Error(`tsvma ringd at ${opts.socketPath} refused to attach this process: ${String(r.error ?? 'no reason given')}`);
-      const num = (k: string): number => {
-        const v = r[k];
-        if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`tsvma ringd at ${opts.socketPath}: attach reply lacks '${k}'`);
-        return v;
-      };
-      shm = ShmRegion.open(String(r.shm), { slots: num('slots'), slotSize: num('slotSize') });
-      this.ringd = Object.freeze({
-        clientId: num('clientId'), device: String(r.device), ip: num('ip') >>> 0, prefix: num('prefix'),
-        gateway: typeof r.gateway === 'number' ? r.gateway >>> 0 : null, shmPath: String(r.shm),
-      });
-      this.caps = Object.freeze({
-        name: `daemon:${opts.socketPath}`, kind: 'daemon', mtu: num('mtu'), maxBurst: opts.maxBurst ?? 32, mac: num('mac'),
-        rxChecksum: NO_CHECKSUM_OFFLOAD, txChecksum: NO_CHECKSUM_OFFLOAD, hwTimestamps: false, dummySend: true, flowSteering: false,
-      });
+      a = this.attachOn(ctl);
     } catch (e) {
       ctl.close();
       throw e;
     }
+    this.ringd = a.info;
+    this.caps = Object.freeze({
+      name: `daemon:${opts.socketPath}`, kind: 'daemon', mtu: a.mtu, maxBurst: opts.maxBurst ?? 32, mac: a.mac,
+      rxChecksum: NO_CHECKSUM_OFFLOAD, txChecksum: NO_CHECKSUM_OFFLOAD, hwTimestamps: false, dummySend: true, flowSteering: false,
+    });
     this.ctl = ctl;
-    this.shm = shm;
-    this.i32 = shm.i32;
-    this.buf = shm.buf;
-    this.slots = shm.slots;
-    this.mask = shm.mask;
-    this.slotSize = shm.slotSize;
-    this.rxDescW = shm.rxDescW;
-    this.txDescW = shm.txDescW;
-    this.rxData = shm.rxData;
-    this.txData = shm.txData;
+    this.shm = a.shm;
+    this.i32 = a.shm.i32;
+    this.buf = a.shm.buf;
+    this.slots = a.shm.slots;
+    this.mask = a.shm.mask;
+    this.slotSize = a.shm.slotSize;
+    this.rxDescW = a.shm.rxDescW;
+    this.txDescW = a.shm.txDescW;
+    this.rxData = a.shm.rxData;
+    this.txData = a.shm.txData;
     this.rxTail = Atomics.load(this.i32, W.RxTail);
     this.txHead = Atomics.load(this.i32, W.TxHead);
   }
 
+  /** Asks ringd on `ctl` to attach this process and maps the region it made (throws with what went wrong). */
+  private attachOn(ctl: ControlSocket): { shm: ShmRegion; info: RingdInfo; mtu: number; mac: number } {
+    const path = this.opts.socketPath;
+    const r = ctl.request({ op: 'attach', pid: process.pid }, this.opts.timeoutMs ?? 5000);
+    if (r.ok !== true) throw new Error(`tsvma ringd at ${path} refused to attach this process: ${String(r.error ?? 'no reason given')}`);
+    const num = (k: string): number => {
+      const v = r[k];
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`tsvma ringd at ${path}: attach reply lacks '${k}'`);
+      return v;
+    };
+    const info = Object.freeze({
+      clientId: num('clientId'), device: String(r.device), ip: num('ip') >>> 0, prefix: num('prefix'),
+      gateway: typeof r.gateway === 'number' ? r.gateway >>> 0 : null, shmPath: String(r.shm),
+    });
+    const mtu = num('mtu');
+    const mac = num('mac');
+    const shm = ShmRegion.open(info.shmPath, { slots: num('slots'), slotSize: num('slotSize') });
+    return { shm, info, mtu, mac };
+  }
+
+  /** Whether ringd is away (it closed the connection and no re-attach succeeded since). */
+  get isGone(): boolean {
+    return this.gone && !this.closed;
+  }
+
+  /**
+   * After ringd went away: connects to a ringd on the same socket path, attaches, maps the new
+   * region and claims this process's ports (and multicast MACs) again. A port another process
+   * claimed in the meantime is dropped from this process's claims and returned in `lostPorts`.
+   * Throws RingdUnavailableError (nobody there yet: retry later), RingdMismatchError (that ringd
+   * serves another address, MAC or MTU: retrying cannot help) or an Error from the attach.
+   */
+  reattach(): ReattachResult {
+    if (this.closed) throw new Error('the daemon device is closed');
+    if (!this.gone) return { clientId: this.ringd.clientId, lostPorts: [] };
+    const ctl = new ControlSocket(this.opts.socketPath);
+    let a: { shm: ShmRegion; info: RingdInfo; mtu: number; mac: number };
+    try {
+      a = this.attachOn(ctl);
+    } catch (e) {
+      ctl.close();
+      throw e;
+    }
+    const old = this.ringd;
+    if (a.info.ip !== old.ip || a.info.prefix !== old.prefix || a.mac !== this.caps.mac || a.mtu !== this.caps.mtu) {
+      a.shm.close();
+      ctl.close();
+      const ip = (v: number): string => `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+      throw new RingdMismatchError(`tsvma ringd at ${this.opts.socketPath} now serves ${ip(a.info.ip)}/${a.info.prefix} mac ${a.mac.toString(16)} mtu ${a.mtu}, `
+        + `not ${ip(old.ip)}/${old.prefix} mac ${this.caps.mac.toString(16)} mtu ${this.caps.mtu} as when this process started: restart the process`);
+    }
+    this.ctl.close();
+    this.shm.close();
+    this.ctl = ctl;
+    this.shm = a.shm;
+    this.ringd = a.info;
+    this.i32 = a.shm.i32;
+    this.buf = a.shm.buf;
+    this.slots = a.shm.slots;
+    this.mask = a.shm.mask;
+    this.slotSize = a.shm.slotSize;
+    this.rxDescW = a.shm.rxDescW;
+    this.txDescW = a.shm.txDescW;
+    this.rxData = a.shm.rxData;
+    this.txData = a.shm.txData;
+    this.rxTail = Atomics.load(this.i32, W.RxTail);
+    this.txHead = Atomics.load(this.i32, W.TxHead);
+    this.gone = false;
+    this.counters.ringdGone = 0;
+    this.counters.reattaches++;
+    const lostPorts: number[] = [];
+    for (const k of [...this.claims.keys()]) {
+      const proto = Math.floor(k / 65536);
+      const r = this.control(this.sharedClaims.has(k) ? { op: 'claim', proto, port: k % 65536, share: true } : { op: 'claim', proto, port: k % 65536 });
+      if (this.gone) break;
+      if (r?.ok !== true) {
+        this.claims.delete(k);
+        this.sharedClaims.delete(k);
+        lostPorts.push(k);
+      }
+    }
+    for (const [mac, n] of this.macs) for (let i = 0; i < n && !this.gone; i++) this.control({ op: 'join', mac });
+    if (this.notify && !this.gone) this.setNotify(this.notify); // a sleeping poller: watch the new socket
+    return { clientId: a.info.clientId, lostPorts };
+  }
+
   rxBurst(pool: BufferPool, max: number, now: number, sink: RxSink): number {
-    if (this.closed) return 0;
+    if (this.closed || this.gone) return 0;
     const w = this.i32;
     const head = Atomics.load(w, W.RxHead);
     let tail = this.rxTail;
@@ -237,7 +339,7 @@ export class DaemonDevice implements Device {
 
   /** Frames wait in the RX ring (no system call). */
   get rxReady(): boolean {
-    return !this.closed && Atomics.load(this.i32, W.RxHead) !== this.rxTail;
+    return !this.closed && !this.gone && Atomics.load(this.i32, W.RxHead) !== this.rxTail;
   }
 
   setNotify(cb: (() => void) | null): void {
@@ -251,7 +353,7 @@ export class DaemonDevice implements Device {
         this.refHandle();
       }
       // A frame that came before the flag was seen, or a wake-up read during a control request.
-      if (Atomics.load(this.i32, W.RxHead) !== this.rxTail || this.ctl.wakePending) {
+      if ((!this.gone && Atomics.load(this.i32, W.RxHead) !== this.rxTail) || this.ctl.wakePending) {
         this.ctl.wakePending = false;
         queueMicrotask(this.fire);
       }
@@ -278,6 +380,7 @@ export class DaemonDevice implements Device {
     const r = this.control(shared ? { op: 'claim', proto: protocol, port, share: true } : { op: 'claim', proto: protocol, port });
     if (r?.ok !== true) return false;
     this.claims.set(k, 1);
+    if (shared) this.sharedClaims.add(k);
     this.refHandle();
     return true;
   }
@@ -292,6 +395,7 @@ export class DaemonDevice implements Device {
     }
     if (n === 0) return;
     this.claims.delete(k);
+    this.sharedClaims.delete(k);
     this.refHandle();
     if (!this.closed && !this.gone) this.control({ op: 'release', proto: protocol, port });
   }
@@ -301,13 +405,20 @@ export class DaemonDevice implements Device {
    * group joined) is opened on ringd's device filter (a control request; refused: throws).
    */
   attachFlow(spec: FlowSpec): void {
-    if (spec.kind !== 'multicast-mac' || this.closed || this.gone) return;
-    const r = this.control({ op: 'join', mac: spec.mac });
-    if (r !== null && r.ok !== true) throw new Error(`tsvma ringd refused multicast MAC ${spec.mac.toString(16)}: ${String(r.error)}`);
+    if (spec.kind !== 'multicast-mac' || this.closed) return;
+    if (!this.gone) {
+      const r = this.control({ op: 'join', mac: spec.mac });
+      if (r !== null && r.ok !== true) throw new Error(`tsvma ringd refused multicast MAC ${spec.mac.toString(16)}: ${String(r.error)}`);
+    }
+    this.macs.set(spec.mac, (this.macs.get(spec.mac) ?? 0) + 1);
   }
 
   detachFlow(spec: FlowSpec): void {
-    if (spec.kind !== 'multicast-mac' || this.closed || this.gone) return;
+    if (spec.kind !== 'multicast-mac' || this.closed) return;
+    const n = this.macs.get(spec.mac) ?? 0;
+    if (n > 1) this.macs.set(spec.mac, n - 1);
+    else this.macs.delete(spec.mac);
+    if (this.gone) return;
     this.control({ op: 'leave', mac: spec.mac });
   }
 
@@ -348,8 +459,10 @@ export class DaemonDevice implements Device {
     if (this.gone) return;
     this.gone = true;
     this.counters.ringdGone = 1;
+    this.counters.ringdLost++;
     this.handle?.close();
     this.handle = null;
+    this.onGone?.();
   }
 
   private refHandle(): void {

@@ -28,8 +28,10 @@
  * A frame is copied once into the client's RX ring; a full ring drops it and counts it for that
  * client (RX_DROPS), never blocking ringd or other clients.
  * TX: each poller turn drains every client's TX ring (a budget per client) into the ring's TX pool
- * (one copy) and queues it on the device. A UDP/TCP frame whose source port another client holds is
- * dropped and counted (a client cannot speak for another's port).
+ * (one copy) and queues it on the device. The copy is checked (txAllowed; the region may change
+ * under us): source MAC the device's, IPv4 from the shared address (or ARP whose sender is both),
+ * a UDP/TCP source port the client holds; anything else is dropped and counted per client
+ * (`txRefused`), so a client cannot speak for another's flows or address.
  * Wake-ups: no system call per frame while both sides poll; one NUL byte on the control socket
  * only when the other side has said it sleeps (the sleeping words: shm.ts). ringd learns that its poller sleeps through its PollTarget's nextDeadline(),
  * which the poller asks only when arming its sleep; it sets RINGD_SLEEPING in every region, checks
@@ -108,6 +110,10 @@ export interface RingdCounters {
   txBadIndex: number;
   txBadLength: number;
   txPortTheft: number;
+  /** Client frames refused for a source MAC or IPv4 address (or ARP sender) not the device's, or another ethertype than IPv4 and ARP. */
+  txBadSource: number;
+  /** Client UDP/TCP frames from a port nobody holds (not a claim, not a TCP connection of the client's). */
+  txPortUnheld: number;
   /** TX pool empty: the frame waits in the client's ring. */
   txNoBuffer: number;
   /** Client RX rings whose tail was out of range (treated as full). */
@@ -129,7 +135,10 @@ export interface ClientCounters {
   rxFrames: number;
   rxDrops: number;
   txFrames: number;
+  /** Every TX frame dropped: bad length or index, and those refused below (txRefused). */
   txBad: number;
+  /** Frames refused by the source checks: not the device's MAC or the shared address, another client's port, a port nobody holds. */
+  txRefused: number;
   portsLearned: number;
 }
 
@@ -159,14 +168,13 @@ const portIndex = (protocol: number, port: number): number => (protocol === UDP 
 
 class Client {
   shm: ShmRegion | null = null;
-  region: Region | null = null;
   rxHead = 0;
   txTail = 0;
   pendingWake = false;
   readonly ports = new Set<number>();
   /** Multicast MACs this client opened on the device, with how many times. */
   readonly macs = new Map<number, number>();
-  readonly counters: ClientCounters = { rxFrames: 0, rxDrops: 0, txFrames: 0, txBad: 0, portsLearned: 0 };
+  readonly counters: ClientCounters = { rxFrames: 0, rxDrops: 0, txFrames: 0, txBad: 0, txRefused: 0, portsLearned: 0 };
   line = '';
   constructor(readonly id: number, readonly sock: net.Socket, readonly pid: number, readonly uid: number, readonly gid: number) {}
 }
@@ -185,7 +193,7 @@ const portName = (i: number): string => (i >= 65536 ? `tcp/${i - 65536}` : `udp/
 export class Ringd {
   readonly counters: RingdCounters = {
     clientsAttached: 0, clientsDetached: 0, peersRefused: 0, controlErrors: 0, rxSteered: 0, rxFanout: 0, rxLocal: 0, rxClientFull: 0, rxTooLong: 0,
-    txFrames: 0, txBadIndex: 0, txBadLength: 0, txPortTheft: 0, txNoBuffer: 0, rxBadTail: 0, wakeupsSent: 0, wakeupsReceived: 0,
+    txFrames: 0, txBadIndex: 0, txBadLength: 0, txPortTheft: 0, txBadSource: 0, txPortUnheld: 0, txNoBuffer: 0, rxBadTail: 0, wakeupsSent: 0, wakeupsReceived: 0,
     groupHashed: 0, groupFanout: 0, tcpConns: 0, deadResets: 0, connsExpired: 0, connsFull: 0,
   };
   readonly socketPath: string;
@@ -217,6 +225,10 @@ export class Ringd {
   private removeHook: (() => void) | null = null;
   private readonly target: PollTarget;
   private closed = false;
+  /** The device's MAC (high 16 and low 32 bits) and the shared address, as client frames must carry them. */
+  private readonly macHi: number;
+  private readonly macLo: number;
+  private readonly ipU32: number;
 
   constructor(readonly opts: RingdOptions) {
     this.ring = opts.ring;
@@ -228,6 +240,10 @@ export class Ringd {
     this.txBudget = opts.txBudget ?? 256;
     this.log = opts.log ?? null;
     this.local = this.ring.defaultSink;
+    const mac = this.ring.device.caps.mac;
+    this.macHi = Math.floor(mac / 2 ** 32);
+    this.macLo = mac % 2 ** 32;
+    this.ipU32 = opts.ip >>> 0;
     if (this.slotSize < this.ring.device.caps.mtu + 18) throw new RangeError(`ringd: slotSize ${this.slotSize} cannot hold an MTU ${this.ring.device.caps.mtu} frame`);
     this.ring.defaultSink = (id, now, ring) => this.dispatch(id, now, ring);
     this.target = {
@@ -474,7 +490,6 @@ export class Ringd {
       return;
     }
     c.shm = shm;
-    c.region = { u8: shm.buf, dv: shm.dv };
     this.clients.push(c);
     this.counters.clientsAttached++;
     // A sleeping ringd flagged only the regions it knew: one turn, and its next sleep flags this one too.
@@ -499,7 +514,6 @@ export class Ringd {
     if (i >= 0) this.clients.splice(i, 1);
     const shm = c.shm;
     c.shm = null;
-    c.region = null;
     if (shm) {
       this.counters.clientsDetached++;
       shm.close();
@@ -693,6 +707,67 @@ export class Ringd {
     t.lastSeen[slot] = now;
   }
 
+  /**
+   * Whether client `c` may send this frame (in ringd's TX pool at `off`): the source MAC must be the
+   * device's and the frame IPv4 from the shared address, or ARP whose sender is the device's MAC
+   * and the shared address; a UDP/TCP source port must be `c`'s (its claim, its group's, or for TCP
+   * a connection the table gives it; a TCP port nobody holds on a connection of `c`'s becomes `c`'s,
+   * counted `portsLearned`). A UDP first fragment's source port is checked as a datagram's. Refused
+   * frames are counted once, by reason (`txBadSource`, `txPortTheft`, `txPortUnheld`); TCP frames let
+   * through teach the connection table (tcpOut).
+   */
+  private txAllowed(c: Client, r: Region, off: number, len: number, now: number): boolean {
+    const dv = r.dv;
+    const et = dv.getUint16(off + 12);
+    if (dv.getUint16(off + 6) !== this.macHi || dv.getUint32(off + 8) !== this.macLo) {
+      this.counters.txBadSource++;
+      return false;
+    }
+    if (et === ETHERTYPE_ARP) {
+      // sender hardware address at 22, sender protocol address at 28 (RFC 826, Ethernet/IPv4)
+      if (len >= 42 && dv.getUint16(off + 22) === this.macHi && dv.getUint32(off + 24) === this.macLo && dv.getUint32(off + 28) === this.ipU32) return true;
+      this.counters.txBadSource++;
+      return false;
+    }
+    if (et !== ETHERTYPE_IPV4 || len < 34 || dv.getUint32(off + 26) !== this.ipU32) {
+      this.counters.txBadSource++;
+      return false;
+    }
+    const ft = this.ft;
+    const cls = ft.classify(r, off, len);
+    let protocol: number;
+    let port: number;
+    if (cls === FrameClass.L4) {
+      protocol = ft.key.protocol;
+      port = ft.key.srcPort;
+    } else {
+      // A UDP datagram's first fragment (MF set, offset 0) carries its ports; other fragments and other protocols (ICMP, IGMP) none.
+      const ihl = (dv.getUint8(off + 14) & 15) * 4;
+      if (dv.getUint8(off + 23) !== UDP || (dv.getUint16(off + 20) & 0x3fff) !== 0x2000 || ihl < 20 || 14 + ihl + 8 > len) return true;
+      protocol = UDP;
+      port = dv.getUint16(off + 14 + ihl);
+    }
+    const idx = portIndex(protocol, port);
+    const owner = this.owners[idx];
+    const conn = cls === FrameClass.L4 && protocol === TCP && this.ownsConn(c);
+    if (owner === GROUP ? !c.ports.has(idx) && !conn : owner !== 0 && owner !== c.id) {
+      this.counters.txPortTheft++;
+      return false;
+    }
+    if (owner === 0) {
+      // A port nobody holds: only a TCP connection the table gives to `c` (e.g. an accepted one outliving its listener) makes it `c`'s.
+      if (!conn) {
+        this.counters.txPortUnheld++;
+        return false;
+      }
+      this.owners[idx] = c.id;
+      c.ports.add(idx);
+      c.counters.portsLearned++;
+    }
+    if (cls === FrameClass.L4 && protocol === TCP) this.tcpOut(c, r, off, len, now);
+    return true;
+  }
+
   /** Whether the TCP connection of the frame `ft.key` describes (sent by a client) is `c`'s. */
   private ownsConn(c: Client): boolean {
     const k = this.ft.key;
@@ -798,8 +873,6 @@ export class Ringd {
     }
     const ring = this.ring;
     const pool = ring.txPool;
-    const ft = this.ft;
-    const region = c.region!;
     const max = pool.bufSize < shm.slotSize ? pool.bufSize : shm.slotSize;
     let n = 0;
     while (tail !== head && n < this.txBudget) {
@@ -812,28 +885,21 @@ export class Ringd {
         c.counters.txBad++;
         continue;
       }
-      if (ft.classify(region, src, len) === FrameClass.L4) {
-        const idx = portIndex(ft.key.protocol, ft.key.srcPort);
-        const owner = this.owners[idx];
-        // A group's port: its members, and a former member's connections that outlive its listener.
-        if (owner === GROUP ? !c.ports.has(idx) && !this.ownsConn(c) : owner !== 0 && owner !== c.id) {
-          tail = (tail + 1) | 0;
-          this.counters.txPortTheft++;
-          c.counters.txBad++;
-          continue;
-        }
-        if (owner === 0) {
-          // A port the client sends from without a claim (e.g. an accepted connection outliving its listener): the client's now.
-          this.owners[idx] = c.id;
-          c.ports.add(idx);
-          c.counters.portsLearned++;
-        }
-        if (ft.key.protocol === TCP) this.tcpOut(c, region, src, len, now);
-      }
+      // Checked in ringd's own copy: the client may rewrite its slot while we look (a check of the
+      // region, then a copy, would let it change the frame in between).
       const id = pool.allocCopy(shm.buf, src, len);
       if (id < 0) {
         this.counters.txNoBuffer++;
         break; // stays in the client's ring for the next turn
+      }
+      const pr = pool.regionFor(id);
+      const off = pool.start(id);
+      if (!this.txAllowed(c, pr, off, len, now)) {
+        pool.release(id);
+        tail = (tail + 1) | 0;
+        c.counters.txRefused++;
+        c.counters.txBad++;
+        continue;
       }
       tail = (tail + 1) | 0;
       ring.send(id, now);

@@ -116,6 +116,7 @@ rl.on('line', (line) => {
     case 'echo':
     case 'sink': {
       const s = createSocket('udp4');
+      s.on('error', (e: NodeJS.ErrnoException) => out({ ev: 'error', op: e.syscall, code: e.code, message: e.message }));
       if (c.cmd === 'echo') s.on('message', (m, r) => s.send(m, r.port, r.address));
       else {
         s.on('message', () => {
