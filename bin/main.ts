@@ -7,7 +7,7 @@ commands:
                        UDP ping-pong through tsvma next to Node dgram (packet device over veth as root, else sim)
   decode FILE.pcap     print one tcpdump-style line per frame of a pcap file
   perf server|ping-pong|under-load|throughput [-i IP] [-p PORT] [-m SIZE] [-t SEC] [--mps N|max] [--full-log FILE]
-                       sockperf-compatible UDP benchmark on tsvma/dgram (tsvma perf --help)
+                       sockperf-compatible benchmark on tsvma/dgram, or tsvma/net with --tcp (tsvma perf --help)
   params [--markdown]  list the VMA_* and TSVMA_* parameters tsvma honours
   stats [-p PID | -n NAME | -f] [-v 1..5] [-i SEC] [-c N] [-d] [-z] [-l LEVEL] [--json] [--prometheus PORT]
                        live counters of running tsvma processes, like vma_stats (tsvma stats --help)
