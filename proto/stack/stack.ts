@@ -71,6 +71,8 @@ export class Stack {
   readonly timers: TimerWheel;
   readonly counters: StackCounters = newStackCounters();
   readonly interfaces: Interface[] = [];
+  /** route()'s result, reused (its `ifc` is only read after a non-null return). */
+  private readonly routeOut: { ifc: Interface; nextHop: number } = { ifc: null as unknown as Interface, nextHop: 0 };
   readonly arp: ArpOptions;
   private readonly neighbors = new Map<Interface, Map<number, Neighbor>>();
   private readonly handlers: (ProtocolHandler | undefined)[] = new Array(256);
@@ -91,8 +93,11 @@ export class Stack {
   private readonly txIcmp = new IcmpRepr();
   private ident = 1;
   /** Frames sent to one of the stack's own addresses, delivered on the next poll (no re-entrancy): parallel arrays, no object per frame. */
-  private readonly localIfc: Interface[] = [];
-  private readonly localIds: number[] = [];
+  // Frames to our own addresses, waiting for the next poll: parallel arrays used up to localCount
+  // (kept at their size: emptying a JS array frees its store, and every burst would allocate again).
+  private localIfc: (Interface | null)[] = new Array<Interface | null>(64).fill(null);
+  private localIds = new Int32Array(64);
+  private localCount = 0;
   /** Static routes, longest prefix first (few: a sorted array, not a trie). */
   private readonly routes: { dst: number; prefix: number; mask: number; gateway: number; ifc: Interface }[] = [];
 
@@ -160,23 +165,23 @@ export class Stack {
   /** Delivers locally looped frames and runs due timers. */
   poll(now: number): void {
     // Frames looped during this delivery (a reply to ourselves) wait for the next poll.
-    const n = this.localIds.length;
+    const n = this.localCount;
     if (n > 0) {
-      for (let i = 0; i < n; i++) this.input(this.localIfc[i], this.localIds[i], now);
-      if (this.localIds.length === n) {
-        this.localIfc.length = 0;
-        this.localIds.length = 0;
-      } else {
-        this.localIfc.splice(0, n);
-        this.localIds.splice(0, n);
-      }
+      for (let i = 0; i < n; i++) this.input(this.localIfc[i]!, this.localIds[i], now);
+      // Frames looped while delivering these (replies to ourselves) move to the front.
+      const more = this.localCount - n;
+      const ifcs = this.localIfc;
+      for (let i = 0; i < more; i++) ifcs[i] = ifcs[n + i];
+      if (more > 0) this.localIds.copyWithin(0, n, n + more);
+      for (let i = more; i < this.localCount; i++) ifcs[i] = null;
+      this.localCount = more;
     }
     this.timers.advance(now);
   }
 
   /** When the stack next needs poll() (ms), or Infinity. */
   nextDeadline(): number {
-    return this.localIds.length ? 0 : this.timers.nextDeadline();
+    return this.localCount ? 0 : this.timers.nextDeadline();
   }
 
   /** The interface that owns `ip` (on a loopback interface, any address of its network), or null. */
@@ -199,24 +204,33 @@ export class Stack {
 
   /**
    * The interface and next hop for a destination, or null (no route): the longest prefix among
-   * connected networks and static routes, then an interface's default gateway.
+   * connected networks and static routes, then an interface's default gateway. The result is one
+   * object reused by every call (no allocation per packet): read it before routing again.
    */
-  route(dst: number): { ifc: Interface; nextHop: number } | null {
+  route(dst: number): Readonly<{ ifc: Interface; nextHop: number }> | null {
     let best: Interface | null = null;
     for (const ifc of this.interfaces) if (ifc.onLink(dst) && (!best || ifc.prefix > best.prefix)) best = ifc;
     for (const r of this.routes) {
       if (((dst & r.mask) >>> 0) !== r.dst) continue;
       if (best && best.prefix >= r.prefix) break;
-      return { ifc: r.ifc, nextHop: r.gateway };
+      return this.routed(r.ifc, r.gateway);
     }
-    if (best) return { ifc: best, nextHop: dst };
+    if (best) return this.routed(best, dst);
     if (isMulticastIpv4(dst) || dst === 0xffffffff) {
       // The first interface that is not loopback (a group on loopback needs setMulticastInterface).
-      for (const ifc of this.interfaces) if (!ifc.loopback) return { ifc, nextHop: dst };
-      return this.interfaces.length ? { ifc: this.interfaces[0], nextHop: dst } : null;
+      for (const ifc of this.interfaces) if (!ifc.loopback) return this.routed(ifc, dst);
+      return this.interfaces.length ? this.routed(this.interfaces[0], dst) : null;
     }
-    for (const ifc of this.interfaces) if (ifc.gateway !== null) return { ifc, nextHop: ifc.gateway };
+    for (const ifc of this.interfaces) if (ifc.gateway !== null) return this.routed(ifc, ifc.gateway);
     return null;
+  }
+
+  /** route()'s one result object, filled. */
+  private routed(ifc: Interface, nextHop: number): Readonly<{ ifc: Interface; nextHop: number }> {
+    const o = this.routeOut;
+    o.ifc = ifc;
+    o.nextHop = nextHop;
+    return o;
   }
 
   neighborTable(ifc: Interface): NeighborInfo[] {
@@ -427,6 +441,21 @@ export class Stack {
   // ---------------------------------------------------------------------------------------------
   // TX
 
+  /** Queues an RX buffer holding a frame to our own address for the next poll. */
+  private pushLocal(ifc: Interface, id: number): void {
+    const c = this.localCount;
+    if (c === this.localIds.length) {
+      const ids = new Int32Array(c * 2);
+      ids.set(this.localIds);
+      this.localIds = ids;
+      this.localIfc.length = c * 2;
+      this.localIfc.fill(null, c);
+    }
+    this.localIfc[c] = ifc;
+    this.localIds[c] = id;
+    this.localCount = c + 1;
+  }
+
   /**
    * Sends TX buffer `id` (its data is the IP payload) to `dst` over `ifc`: writes the IPv4 header in
    * front, resolves the next hop and sends, or queues while ARP resolves. Takes over the reference.
@@ -532,8 +561,7 @@ export class Stack {
       this.counters.txNoBuffer++;
       return;
     }
-    this.localIfc.push(to);
-    this.localIds.push(rx);
+    this.pushLocal(to, rx);
   }
 
   /**
@@ -557,8 +585,7 @@ export class Stack {
       this.counters.txNoBuffer++;
       return;
     }
-    this.localIfc.push(ifc);
-    this.localIds.push(rx);
+    this.pushLocal(ifc, rx);
   }
 
   private prependEthernet(ifc: Interface, id: number, dstMac: number): void {
@@ -672,9 +699,11 @@ export class Stack {
   close(): void {
     this.igmp.close();
     this.reassembler.clear();
-    for (let i = 0; i < this.localIds.length; i++) this.localIfc[i].ring.rxPool.release(this.localIds[i]);
-    this.localIfc.length = 0;
-    this.localIds.length = 0;
+    for (let i = 0; i < this.localCount; i++) {
+      this.localIfc[i]!.ring.rxPool.release(this.localIds[i]);
+      this.localIfc[i] = null;
+    }
+    this.localCount = 0;
     for (const [ifc, table] of this.neighbors) {
       for (const n of table.values()) {
         this.timers.cancel(n.timer);

@@ -250,14 +250,16 @@ export interface UdpCounters {
   icmpErrorsDelivered: number;
 }
 
-const key = (ip: number, port: number): number => (ip >>> 0) * 65536 + port;
-
 /** Whether a datagram to `dst` on `ifc` goes to every socket on its port: multicast or broadcast. */
 const isGroupDestination = (ifc: Interface, dst: number): boolean => isMulticastIpv4(dst) || dst === 0xffffffff || dst === ifc.broadcast;
 
 export class Udp {
   readonly counters: UdpCounters = { noPort: 0, noPortBroadcast: 0, malformed: 0, badChecksum: 0, portUnreachSent: 0, portUnreachRateLimited: 0, icmpErrorsDelivered: 0 };
-  /** Bound sockets by (local ip, port); 0.0.0.0 for wildcard binds. Several only with reuseAddr. */
+  /**
+   * Bound sockets by local port, in bind order, whatever their address (a group or the wildcard
+   * included). Keyed by the port alone: a port is a small integer, so a probe never boxes a number
+   * (an (address, port) key above 2^31 would be a heap number per lookup, two per datagram).
+   */
   private readonly bound = new Map<number, UdpSocket[]>();
   private nextEphemeral = EPHEMERAL_LOW;
   /** The sockets of the multicast/broadcast datagram being delivered (reused: no array per datagram). */
@@ -333,14 +335,13 @@ export class Udp {
 
   /** Adds a bound socket to the table under its (address, port). */
   private link(s: UdpSocket): void {
-    const k = key(s.localIp, s.localPort);
-    const list = this.bound.get(k);
+    const list = this.bound.get(s.localPort);
     if (list) list.push(s);
-    else this.bound.set(k, [s]);
+    else this.bound.set(s.localPort, [s]);
   }
 
   private unlink(s: UdpSocket): void {
-    const k = key(s.localIp, s.localPort);
+    const k = s.localPort;
     const list = this.bound.get(k);
     if (!list) return;
     const i = list.indexOf(s);
@@ -495,14 +496,17 @@ export class Udp {
   /** Fills `this.targets` with the sockets a multicast or broadcast datagram goes to: bound to its address, then to the wildcard. */
   private groupTargets(ifc: Interface, dst: number, dport: number, src: number, sport: number): void {
     this.targets.length = 0;
-    this.addTargets(this.bound.get(key(dst, dport)), ifc, dst, src, sport);
-    this.addTargets(this.bound.get(key(0, dport)), ifc, dst, src, sport);
+    const list = this.bound.get(dport);
+    if (!list) return;
+    this.addTargets(list, dst >>> 0, ifc, dst, src, sport);
+    this.addTargets(list, 0, ifc, dst, src, sport);
   }
 
-  private addTargets(list: UdpSocket[] | undefined, ifc: Interface, dst: number, src: number, sport: number): void {
-    if (!list) return;
+  /** Adds the sockets of `list` bound to `local` that take a group datagram from (src, sport). */
+  private addTargets(list: UdpSocket[], local: number, ifc: Interface, dst: number, src: number, sport: number): void {
     const mc = isMulticastIpv4(dst);
     for (const s of list) {
+      if (s.localIp !== local) continue;
       if (s.connected && (s.remoteIp !== src || s.remotePort !== sport)) continue;
       if (mc && !Udp.mcAllowed(s, ifc, dst, src)) continue;
       this.targets.push(s);
@@ -646,42 +650,36 @@ export class Udp {
 
   /** The socket a datagram to (dst, dport) from (src, sport) goes to: connected first, then bound, specific address before wildcard. */
   lookup(dst: number, dport: number, src: number, sport: number): UdpSocket | null {
-    // Two table probes, specific address then wildcard; no per-packet array or closure.
-    const specific = this.bound.get(key(dst, dport));
-    const wildcard = this.bound.get(key(0, dport));
-    const a = specific ? Udp.scan(specific, src, sport) : null;
-    if (a !== null && a.connected) return a;
-    const b = wildcard ? Udp.scan(wildcard, src, sport) : null;
-    if (b !== null && b.connected) return b;
-    return a ?? b;
-  }
-
-  /**
-   * In one bound list: the connected socket whose peer is (src, sport), else the most recently bound
-   * unconnected socket (as Linux picks among SO_REUSEADDR sockets), else null.
-   */
-  private static scan(list: UdpSocket[], src: number, sport: number): UdpSocket | null {
-    let fallback: UdpSocket | null = null;
+    // One table probe (the port), one pass over its few sockets; no per-packet array or closure.
+    const list = this.bound.get(dport);
+    if (!list) return null;
+    dst >>>= 0;
+    // Per address (specific, wildcard): the connected socket whose peer is (src, sport), else the
+    // most recently bound unconnected socket (as Linux picks among SO_REUSEADDR sockets).
+    let specificFallback: UdpSocket | null = null;
+    let wildcardConnected: UdpSocket | null = null;
+    let wildcardFallback: UdpSocket | null = null;
     for (let i = list.length - 1; i >= 0; i--) {
       const s = list[i];
+      const ip = s.localIp;
+      if (ip !== dst && ip !== 0) continue;
       if (s.connected) {
-        if (s.remoteIp === src && s.remotePort === sport) return s;
-      } else if (!fallback) fallback = s;
+        if (s.remoteIp !== src || s.remotePort !== sport) continue;
+        if (ip === dst) return s;
+        wildcardConnected ??= s;
+      } else if (ip === dst) specificFallback ??= s;
+      else wildcardFallback ??= s;
     }
-    return fallback;
+    return wildcardConnected ?? specificFallback ?? wildcardFallback;
   }
 
   private available(ip: number, port: number, reuse: boolean): boolean {
-    const check = (k: number): boolean => {
-      const list = this.bound.get(k);
-      return !list || list.length === 0 || (reuse && list.every((s) => s.reuseAddr));
-    };
-    if (ip === 0) {
-      // A wildcard bind conflicts with any bind of the port.
-      for (const [k, list] of this.bound) if (k % 65536 === port && list.length && !(reuse && list.every((s) => s.reuseAddr))) return false;
-      return true;
-    }
-    return check(key(ip, port)) && check(key(0, port));
+    const list = this.bound.get(port);
+    if (!list) return true;
+    // A wildcard bind conflicts with any bind of the port; an address's with its own and the wildcard's.
+    ip >>>= 0;
+    for (const s of list) if ((ip === 0 || s.localIp === ip || s.localIp === 0) && !(reuse && s.reuseAddr)) return false;
+    return true;
   }
 
   private ephemeral(ip: number): number {
