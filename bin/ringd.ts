@@ -114,6 +114,10 @@ export async function ringd(argv: string[]): Promise<number> {
     // RSTs for the connections of a client that died, from the shared address.
     resetFlow: (lport, rip, rport, sq, ack, now) => void (closedPorts[1] as Tcp).resetConnection(engine.ifc.ip, lport, rip, rport, sq, ack, now),
   });
+  d.clientEvents.subscribe((e) => {
+    if (e.type === 'attach') log.info({ client: e.client, clientPid: e.pid, claimedPid: e.claimedPid, uid: e.uid, shm: e.shm }, 'client attached');
+    else log.info({ client: e.client, clientPid: e.pid, why: e.why, ports: e.ports, resets: e.resets, rx: e.rxFrames, tx: e.txFrames, rxDrops: e.rxDrops }, 'client detached');
+  });
   try {
     await d.start();
   } catch (e) {

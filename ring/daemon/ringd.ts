@@ -45,6 +45,7 @@
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { Subject } from 'rxjs';
 import { FlowTable, FrameClass } from '../flow';
 import type { Poller, PollTarget } from '../poller';
 import type { Ring } from '../ring';
@@ -91,6 +92,14 @@ export interface RingdOptions {
   /** More counters for the 'stats' reply (bin/ringd.ts: the engine's ring, device, stack and poller). */
   stats?: () => Record<string, number>;
 }
+
+/**
+ * A client coming or going (`Ringd.clientEvents`, an rxjs stream off the hot path: bin/ringd.ts logs
+ * it through pino; tools and tests can watch it). `why` says how a client went.
+ */
+export type RingdClientEvent =
+  | { readonly type: 'attach'; readonly client: number; readonly pid: number; readonly claimedPid: unknown; readonly uid: number; readonly shm: string }
+  | { readonly type: 'detach'; readonly client: number; readonly pid: number; readonly why: string; readonly ports: number; readonly resets: number; readonly rxFrames: number; readonly txFrames: number; readonly rxDrops: number };
 
 export interface RingdCounters {
   clientsAttached: number;
@@ -219,6 +228,8 @@ export class Ringd {
   private readonly shmDir: string;
   private readonly txBudget: number;
   private readonly log: RingdLog | null;
+  /** Clients attaching and detaching, in order (completes when ringd closes). */
+  readonly clientEvents = new Subject<RingdClientEvent>();
   private server: net.Server | null = null;
   private nextId = 1;
   private sleepFlagged = false;
@@ -326,6 +337,7 @@ export class Ringd {
       this.detach(c, 'ringd closing');
     }
     for (const s of this.refused) s.destroy();
+    this.clientEvents.complete();
     const server = this.server;
     this.server = null;
     if (server) await new Promise<void>((r) => server.close(() => r()));
@@ -495,7 +507,7 @@ export class Ringd {
     // A sleeping ringd flagged only the regions it knew: one turn, and its next sleep flags this one too.
     this.poller.kick();
     const caps = this.ring.device.caps;
-    this.log?.info({ client: c.id, clientPid: c.pid, claimedPid: m.pid, uid: c.uid, shm: file }, 'client attached');
+    this.clientEvents.next({ type: 'attach', client: c.id, pid: c.pid, claimedPid: m.pid, uid: c.uid, shm: file });
     this.reply(c, {
       ok: true, clientId: c.id, shm: file, slots: this.slots, slotSize: this.slotSize, mtu: caps.mtu, mac: caps.mac, device: caps.name,
       ip: this.opts.ip, prefix: this.opts.prefix, gateway: this.opts.gateway,
@@ -523,7 +535,7 @@ export class Ringd {
         // already gone
       }
     }
-    this.log?.info({ client: c.id, clientPid: c.pid, ports, why, rx: c.counters.rxFrames, tx: c.counters.txFrames, rxDrops: c.counters.rxDrops, resets }, 'client detached');
+    this.clientEvents.next({ type: 'detach', client: c.id, pid: c.pid, why, ports, resets, rxFrames: c.counters.rxFrames, txFrames: c.counters.txFrames, rxDrops: c.counters.rxDrops });
     // The RSTs go out on the next turn (where `now` is).
     if (resets > 0 && !this.closed) this.poller.kick();
   }

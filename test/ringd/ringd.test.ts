@@ -308,6 +308,10 @@ while True:
     b.send({ cmd: 'send', host: link.b.ip, port: ECHO_PORT, text: 'from B', count: 20 });
     const want = (who: string) => Array.from({ length: 20 }, (_, i) => `echo from ${who} ${i}`);
     for (let i = 0; i < 500 && (a.msgs().length < 20 || b.msgs().length < 20); i++) await sleep(10);
+    // ringd's client events (an rxjs stream) reach its pino log (TSVMA_LOG=info): one 'client attached' each.
+    const attached = ringd.stderr.split('\n').filter((l) => l.includes('"msg":"client attached"')).map((l) => JSON.parse(l) as { clientPid: number; uid: number });
+    expect(attached.length).toBeGreaterThanOrEqual(2);
+    expect(attached.every((e) => e.clientPid > 0 && e.uid === 0)).toBe(true);
     // UDP over a quiet veth: none lost; order kept.
     expect(a.msgs()).toEqual(want('A'));
     expect(b.msgs()).toEqual(want('B'));
