@@ -44,13 +44,7 @@ export function runtime(): Runtime | null {
 
 let poolAllocator: NonNullable<RingOptions['alloc']> | null = null;
 
-/** Whether a device is configured (TSVMA_DEVICE set), without starting the runtime. */
-export function deviceConfigured(): boolean {
-  if (rt !== undefined) return rt !== null;
-  return !!loadConfig().config.device;
-}
-
-/** The configured device's kind (TSVMA_DEVICE), or null. */
+/** The configured device's kind (TSVMA_DEVICE), or null when none is, without starting the runtime. */
 export function loadedDeviceKind(): string | null {
   if (rt) return rt.loaded.config.device?.kind ?? null;
   return loadConfig().config.device?.kind ?? null;

@@ -21,7 +21,7 @@ import type { Interface } from '../../proto/stack/interface';
 import { UdpDatagram, type UdpSocket } from '../../proto/stack/udp';
 import type { Ring } from '../../ring/ring';
 import { logAtVmaLevel, logger } from '../log';
-import { deviceConfigured, loadedDeviceKind, runtime, setPoolAllocator, type Runtime } from '../runtime';
+import { loadedDeviceKind, runtime, setPoolAllocator, type Runtime } from '../runtime';
 import { formatCloseDump } from '../stats/format';
 import { entryOf, registeredSockets, ringByFd, ringFdOf, socketByFd, socketRecord, socketValues, type SocketEntry } from '../stats/registry';
 import * as C from './constants';
@@ -68,7 +68,7 @@ export interface ZcopyResult {
 }
 
 /** Per-socket extra-API state (options, callback). */
-class Extra {
+export class Extra {
   callback: VmaRecvCallback | null = null;
   context: unknown = undefined;
   userData: unknown;
@@ -86,7 +86,7 @@ class Extra {
 }
 
 /** A vma_info_t to reuse for every callback of one socket. */
-export function newInfo(): VmaInfo {
+function newInfo(): VmaInfo {
   return {
     struct_sz: 72, packet_id: 0, src: { address: '', port: 0 }, dst: { address: '', port: 0 }, payload_sz: 0,
     socket_ready_queue_pkt_count: 0, socket_ready_queue_byte_count: 0, hw_timestamp: { ...X.ZERO_TS }, sw_timestamp: { ...X.ZERO_TS },
@@ -94,11 +94,15 @@ export function newInfo(): VmaInfo {
 }
 
 const extras = new WeakMap<SocketEntry, Extra>();
-function extraOf(e: SocketEntry): Extra {
+/** A socket's extra-API state (made on first use). */
+export function extraOf(e: SocketEntry): Extra {
   let x = extras.get(e);
   if (!x) extras.set(e, (x = new Extra(e.fd)));
   return x;
 }
+
+/** VMA_ERRNO inverted: the name of a Linux errno number. */
+const ERRNO_NAMES = new Map((Object.keys(C.VMA_ERRNO) as C.VmaErrnoName[]).map((k) => [C.VMA_ERRNO[k] as number, k]));
 
 let errnoValue = 0;
 let errnoCode = '';
@@ -185,7 +189,6 @@ function installUdpFilter(e: SocketEntry): void {
     const copy = data === null && overLimit(ring) ? Buffer.from(pool.buf.subarray(off, off + len)) : null;
     const view = data !== null ? data.subarray(0, len) : copy ?? pool.buf.subarray(off, off + len);
     const tsMs = id >= 0 ? pool.timestamp(id) || now : now;
-    let verdict: number = C.VMA_PACKET_RECV;
     if (x.callback) {
       const info = x.info;
       info.packet_id = peekPacketId();
@@ -201,39 +204,37 @@ function installUdpFilter(e: SocketEntry): void {
       info.payload_sz = len;
       info.socket_ready_queue_pkt_count = sock.queued;
       info.socket_ready_queue_byte_count = sock.queuedBytes;
-      info.sw_timestamp = X.timespecOfMs(tsMs);
-      try {
-        verdict = x.callback(e.fd, [view], info, x.context);
-      } catch (err) {
-        // As a throwing listener: the exception surfaces, the datagram is queued as usual.
-        process.nextTick(() => {
-          throw err;
-        });
-        verdict = C.VMA_PACKET_RECV;
-      }
+      X.setTimespec(info.sw_timestamp, tsMs);
+      const verdict = invokeCallback(x, e.fd, view);
       if (verdict === C.VMA_PACKET_HOLD) {
         if (copy && id >= 0) pool.release(id);
         hold(e, ring, copy || data ? -1 : id, copy ?? data);
-        return 2;
+        return C.VMA_PACKET_HOLD;
       }
-      if (verdict === C.VMA_PACKET_DROP) return 0;
+      if (verdict === C.VMA_PACKET_DROP) return C.VMA_PACKET_DROP;
     }
-    if (!xtreme) return 1;
+    if (!xtreme) return C.VMA_PACKET_RECV;
     // SocketXtreme: the datagram becomes a completion on its ring's queue.
     if (copy && id >= 0) pool.release(id);
-    const buffId = copy || data ? -1 : id;
-    const b = new X.VmaBuff(view, len, buffId >= 0 ? ring : null, buffId);
-    if (buffId >= 0) e.held++;
-    X.post(ring, {
-      packet: { num_bufs: 1, total_len: len, buff_lst: b, hw_timestamp: { ...X.ZERO_TS }, sw_timestamp: X.timespecOfMs(tsMs) },
-      events: C.VMA_SOCKETXTREME_PACKET,
-      user_data: x.userData,
-      src: { address: lastSrcText, port: sport },
-      listen_fd: -1,
-    });
-    X.own(b, e);
-    return 2;
+    X.postPacket(ring, e, view, copy || data ? -1 : id, x.userData, { address: lastSrcText, port: sport }, tsMs);
+    return C.VMA_PACKET_HOLD;
   };
+}
+
+/**
+ * Calls the application's receive callback with one iovec, as VMA does; a callback that throws: the
+ * packet is queued as usual (RECV) and the exception surfaces on the next tick, as a throwing
+ * listener's would. lib/extra/tcp.ts calls it too.
+ */
+export function invokeCallback(x: Extra, fd: number, view: Uint8Array): number {
+  try {
+    return x.callback!(fd, [view], x.info, x.context);
+  } catch (err) {
+    process.nextTick(() => {
+      throw err;
+    });
+    return C.VMA_PACKET_RECV;
+  }
 }
 
 /** Called by lib/dgram.ts when a UDP socket is offloaded (SocketXtreme sockets get their filter at once). */
@@ -252,7 +253,7 @@ function register_recv_callback(s: SocketRef, callback: VmaRecvCallback | null, 
   if (e.udp) installUdpFilter(e);
   else if (e.tcp) {
     if (!tcpHooks) return fail('EOPNOTSUPP');
-    tcpHooks.setCallback(e, x.callback, context);
+    tcpHooks.setCallback(e);
   }
   return 0;
 }
@@ -562,10 +563,6 @@ function getsockopt(s: SocketRef, level: number, optname: number): unknown {
   }
 }
 
-/** User data of a socket (SocketXtreme completions), for lib/extra/tcp. */
-export function userDataOf(e: SocketEntry): unknown {
-  return extraOf(e).userData;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Dummy send
@@ -596,14 +593,13 @@ function send(s: SocketRef, data: Uint8Array | string, flags = 0, to?: Address):
   r.engine.flush(now);
   r.engine.poller.touch(); // a send (also a dummy one) is activity: the poller stays hot for what follows
   if (n < 0) {
-    const name = (Object.keys(C.VMA_ERRNO) as C.VmaErrnoName[]).find((k) => C.VMA_ERRNO[k] === -n);
+    const name = ERRNO_NAMES.get(-n);
     if (name === 'EAGAIN') e.txEagain++;
     if (name) return fail(name);
     errnoValue = -n;
     errnoCode = `E${-n}`;
     return -1;
   }
-  if (dummy) e.txDummy++;
   return n;
 }
 
@@ -712,7 +708,8 @@ function ioctl(cmsgs: { level: number; type: number; data?: unknown }[]): number
 // TCP's parts (lib/extra/tcp.ts registers them when the TCP stack has the primitives)
 
 export interface TcpExtraHooks {
-  setCallback(e: SocketEntry, cb: VmaRecvCallback | null, context: unknown): void;
+  /** The socket's callback (extraOf(e)) changed: install or clear its filter. */
+  setCallback(e: SocketEntry): void;
   recvZcopy(e: SocketEntry, len: number, flags: number, fail: (c: C.VmaErrnoName) => -1): ZcopyResult | -1;
   freeHeld(h: ReturnType<typeof heldPacket> & object): void;
   shutdownRx(e: SocketEntry): void;
@@ -762,9 +759,9 @@ let api: VmaApi | null = null;
 export function getVmaApi(): VmaApi | null {
   if (api) return api;
   // The runtime itself starts on the first member that needs it (ioctl's allocator must come first).
-  if (!deviceConfigured()) return null;
-  // Only the verbs devices register memory (their kind is known from the configuration, before the device opens).
   const kind = loadedDeviceKind();
+  if (kind === null) return null;
+  // Only the verbs devices register memory (their kind is known from the configuration, before the device opens).
   const memory = kind === 'verbs-ud' || kind === 'verbs-eth' ? C.VMA_EXTRA_API_REGISTER_MEMORY_ON_RING | C.VMA_EXTRA_API_DEREGISTER_MEMORY_ON_RING : 0;
   const mask = memory |
     C.VMA_EXTRA_API_REGISTER_RECV_CALLBACK | C.VMA_EXTRA_API_RECVFROM_ZCOPY | C.VMA_EXTRA_API_FREE_PACKETS | C.VMA_EXTRA_API_ADD_CONF_RULE |
@@ -792,7 +789,3 @@ export function getVmaApi(): VmaApi | null {
   return api;
 }
 
-/** Forgets the API object (tests; the runtime was closed). */
-export function resetVmaApi(): void {
-  api = null;
-}

@@ -69,8 +69,3 @@ export function release(p: HeldPacket): void {
 export function heldCount(): number {
   return held.size;
 }
-
-/** Releases every packet a closing socket still holds (its buffers go back to their rings). */
-export function releaseAllOf(entry: SocketEntry): void {
-  for (const p of held.values()) if (p.entry === entry) release(p);
-}

@@ -14,7 +14,7 @@ import type { RxBufferRef, TcpSocket } from '../../proto/stack/tcp';
 import type { Ring } from '../../ring/ring';
 import { runtime } from '../runtime';
 import { entryOf, type SocketEntry } from '../stats/registry';
-import { newInfo, setTcpExtraHooks, userDataOf, type VmaInfo, type VmaRecvCallback, type ZcopyResult } from './api';
+import { extraOf, invokeCallback, setTcpExtraHooks, type ZcopyResult } from './api';
 import * as C from './constants';
 import { hold, overLimit, peekPacketId, type HeldPacket } from './held';
 import * as X from './xtreme';
@@ -36,43 +36,37 @@ function ringOfPool(pool: RxBufferRef['pool']): Ring | null {
   return null;
 }
 
-const callbacks = new WeakMap<SocketEntry, { cb: VmaRecvCallback | null; ctx: unknown; info: VmaInfo }>();
-
 /** Installs the connection's filter (the application's callback and/or SocketXtreme), or clears it. */
 function install(e: SocketEntry): void {
   const s = e.tcp!;
-  const c = callbacks.get(e);
+  const x = extraOf(e);
   const xtreme = rt().loaded.config.vma.socketXtreme;
-  if (!c?.cb && !xtreme) {
+  if (!x.callback && !xtreme) {
     s.rxFilter = null;
     return;
   }
+  // A connection's addresses and interface are fixed: worked out once, not per segment.
+  const src = { address: formatIp(s.remoteIp >>> 0), port: s.remotePort };
+  const dst = { address: formatIp(s.localIp >>> 0), port: s.localPort };
+  const own = ifcOf(s)?.ring ?? null;
   s.rxFilter = (sock, data, off, len, ref, now) => {
-    const ring = (ref && ringOfPool(ref.pool)) || ifcOf(sock)?.ring || null;
+    const ring = ref !== null && ref.pool !== own?.rxPool ? ringOfPool(ref.pool) ?? own : own;
     if (!ring) return C.VMA_PACKET_RECV;
     // A payload not in a ring buffer (joined from the out-of-order queue), or past the copy-fallback mark: a copy.
     const zc = ref !== null && !overLimit(ring);
-    let view: Uint8Array = data.subarray(off, off + len);
-    if (c?.cb) {
-      const info = c.info;
+    const view: Uint8Array = data.subarray(off, off + len);
+    if (x.callback) {
+      const info = x.info;
       info.packet_id = peekPacketId();
-      info.src.address = formatIp(sock.remoteIp >>> 0);
-      info.src.port = sock.remotePort;
-      info.dst.address = formatIp(sock.localIp >>> 0);
-      info.dst.port = sock.localPort;
+      info.src.address = src.address;
+      info.src.port = src.port;
+      info.dst.address = dst.address;
+      info.dst.port = dst.port;
       info.payload_sz = len;
       info.socket_ready_queue_pkt_count = 0;
       info.socket_ready_queue_byte_count = sock.rxQueued;
-      info.sw_timestamp = X.timespecOfMs(ref ? ring.rxPool.timestamp(ref.id) || now : now);
-      let v: number;
-      try {
-        v = c.cb(e.fd, [view], info, c.ctx);
-      } catch (err) {
-        process.nextTick(() => {
-          throw err;
-        });
-        v = C.VMA_PACKET_RECV;
-      }
+      X.setTimespec(info.sw_timestamp, ref ? ring.rxPool.timestamp(ref.id) || now : now);
+      const v = invokeCallback(x, e.fd, view);
       if (v === C.VMA_PACKET_HOLD) {
         if (zc) {
           ref!.pool.ref(ref!.id);
@@ -84,28 +78,14 @@ function install(e: SocketEntry): void {
     }
     if (!xtreme) return C.VMA_PACKET_RECV;
     // SocketXtreme: the payload becomes a PACKET completion on the ring.
-    let id = -1;
-    if (zc) {
-      ref!.pool.ref(ref!.id);
-      id = ref!.id;
-      e.held++;
-    } else view = Buffer.from(view);
-    const b = new X.VmaBuff(view, len, id >= 0 ? ring : null, id);
-    X.post(ring, {
-      packet: { num_bufs: 1, total_len: len, buff_lst: b, hw_timestamp: { ...X.ZERO_TS }, sw_timestamp: X.timespecOfMs(now) },
-      events: C.VMA_SOCKETXTREME_PACKET,
-      user_data: userDataOf(e),
-      src: { address: formatIp(sock.remoteIp >>> 0), port: sock.remotePort },
-      listen_fd: -1,
-    });
-    X.own(b, e);
+    if (zc) ref!.pool.ref(ref!.id);
+    X.postPacket(ring, e, zc ? view : Buffer.from(view), zc ? ref!.id : -1, x.userData, src, now);
     return C.VMA_PACKET_HOLD;
   };
 }
 
 setTcpExtraHooks({
-  setCallback(e, cb, ctx) {
-    callbacks.set(e, { cb, ctx, info: callbacks.get(e)?.info ?? newInfo() });
+  setCallback(e) {
     install(e);
   },
 
@@ -162,7 +142,7 @@ function postEvent(e: SocketEntry, bits: number): void {
   X.post(ring, {
     packet: { num_bufs: 0, total_len: 0, buff_lst: null, hw_timestamp: { ...X.ZERO_TS }, sw_timestamp: { ...X.ZERO_TS } },
     events: BigInt(bits),
-    user_data: userDataOf(e),
+    user_data: extraOf(e).userData,
     src: { address: formatIp(s.remoteIp >>> 0), port: s.remotePort },
     listen_fd: -1,
   });
@@ -217,7 +197,7 @@ export function onTcpAccepted(listener: object, child: object): void {
   X.post(ring, {
     packet: { num_bufs: 0, total_len: 0, buff_lst: null, hw_timestamp: { ...X.ZERO_TS }, sw_timestamp: { ...X.ZERO_TS } },
     events: C.VMA_SOCKETXTREME_NEW_CONNECTION_ACCEPTED,
-    user_data: userDataOf(c),
+    user_data: extraOf(c).userData,
     src: { address: formatIp(c.tcp.remoteIp >>> 0), port: c.tcp.remotePort },
     listen_fd: l.fd,
   });

@@ -9,6 +9,7 @@
  * (the copy-fallback mark in held.ts) payloads are copied so the ring never runs dry.
  */
 import type { Ring } from '../../ring/ring';
+import { VMA_SOCKETXTREME_PACKET } from './constants';
 
 /** vma_buff_t: one buffer of a packet (`next` chains them; null on the last). */
 export class VmaBuff {
@@ -52,10 +53,6 @@ const queues = new Map<Ring, VmaCompletion[]>();
 /** Which socket entry (its `held` count) each ring-backed buffer was given to. */
 const owners = new WeakMap<VmaBuff, { held: number }>();
 
-export function own(b: VmaBuff, entry: { held: number }): void {
-  owners.set(b, entry);
-}
-
 export function ownerOf(b: VmaBuff): { held: number } | undefined {
   return owners.get(b);
 }
@@ -77,15 +74,32 @@ export function pending(ring: Ring): number {
   return queues.get(ring)?.length ?? 0;
 }
 
-/** Drops a closed ring's queue (its buffers go with the ring). */
-export function forget(ring: Ring): void {
-  queues.delete(ring);
-}
-
 export const ZERO_TS: Readonly<Timespec> = Object.freeze({ tv_sec: 0, tv_nsec: 0 });
 
-/** A ring buffer timestamp (ms on performance.now's clock) as wall-clock time. */
-export function timespecOfMs(ms: number): Timespec {
+/** A ring buffer timestamp (ms on performance.now's clock) as wall-clock time, into `out`. */
+export function setTimespec(out: Timespec, ms: number): Timespec {
   const ns = Math.round((performance.timeOrigin + ms) * 1e6);
-  return { tv_sec: Math.floor(ns / 1e9), tv_nsec: ns % 1e9 };
+  out.tv_sec = Math.floor(ns / 1e9);
+  out.tv_nsec = ns % 1e9;
+  return out;
+}
+
+/**
+ * Posts a PACKET completion of one buffer on `ring`: `id` ≥ 0 is an RX buffer whose reference the
+ * completion takes over (counted in the owner's `held` until its last reference goes), -1 a payload
+ * that is a heap copy.
+ */
+export function postPacket(ring: Ring, owner: { held: number }, payload: Uint8Array, id: number, userData: unknown, src: { address: string; port: number }, tsMs: number): void {
+  const b = new VmaBuff(payload, payload.length, id >= 0 ? ring : null, id);
+  if (id >= 0) {
+    owner.held++;
+    owners.set(b, owner);
+  }
+  post(ring, {
+    packet: { num_bufs: 1, total_len: payload.length, buff_lst: b, hw_timestamp: { ...ZERO_TS }, sw_timestamp: setTimespec({ tv_sec: 0, tv_nsec: 0 }, tsMs) },
+    events: VMA_SOCKETXTREME_PACKET,
+    user_data: userData,
+    src,
+    listen_fd: -1,
+  });
 }

@@ -43,7 +43,6 @@ export class SocketEntry {
   readonly os: OsCounters = { rxPackets: 0, rxBytes: 0, rxErrors: 0, txPackets: 0, txBytes: 0, txErrors: 0 };
   rxEagain = 0;
   txEagain = 0;
-  txDummy = 0;
   /** Samples of the ready queue's maximum (taken at each copy). */
   readyPacketsMax = 0;
   readyBytesMax = 0;
@@ -291,7 +290,7 @@ export function socketValues(e: SocketEntry, out: Float64Array = new Float64Arra
   out[i++] = u ? u.counters.txErrors : 0;
   out[i++] = e.txEagain;
   out[i++] = t ? t.counters.retransmits : 0;
-  out[i++] = e.txDummy;
+  out[i++] = u ? u.counters.txDummy : t ? t.counters.txDummy : 0; // the stack counts dummy sends per socket
   out[i++] = os.txPackets;
   out[i++] = os.txBytes;
   out[i++] = os.txErrors;

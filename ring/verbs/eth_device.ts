@@ -23,6 +23,7 @@ import {
   CompChannel, Context, CQ, Flow, IBV_QPT_RAW_PACKET, IBV_SEND_INLINE, IBV_SEND_SIGNALED, IBV_WC_SUCCESS, MR, PD, QP, RecvWrs, SendWrs, WcArray,
 } from '../../verbs';
 import { BufFlag, type BufferPool } from '../buffer_pool';
+import { UserMemory } from './user_memory';
 import { isUnicastMac, MAC_BROADCAST, NO_CHECKSUM_OFFLOAD, type Device, type DeviceCaps, type FlowSpec, type RxSink } from '../device';
 
 const ETH_HEADER = 14;
@@ -47,8 +48,8 @@ export class EthDevice implements Device {
   readonly waitFd: number;
   private readonly ctx: Context;
   private readonly pd: PD;
-  /** Application memory registered on this device's PD (register_memory_on_ring), by the memory. */
-  private readonly userMrs = new Map<Uint8Array, MR>();
+  /** Application memory registered on this device's PD (register_memory_on_ring). */
+  private readonly userMemory: UserMemory;
   private readonly channel: CompChannel;
   private readonly rcq: CQ;
   private readonly scq: CQ;
@@ -93,6 +94,7 @@ export class EthDevice implements Device {
     this.ctx = ctx;
     try {
       this.pd = ctx.allocPd();
+      this.userMemory = new UserMemory(this.pd);
       this.channel = ctx.createCompChannel();
       this.rcq = ctx.createCq(this.rxDepth, this.channel);
       this.scq = ctx.createCq(this.txDepth);
@@ -290,20 +292,12 @@ export class EthDevice implements Device {
    * write); returns its lkey. The MR keeps `mem` alive until deregistered or the device closes.
    */
   registerMemory(mem: Uint8Array): number {
-    const had = this.userMrs.get(mem);
-    if (had) return had.lkey;
-    const mr = this.pd.regBuffer(mem);
-    this.userMrs.set(mem, mr);
-    return mr.lkey;
+    return this.userMemory.register(mem);
   }
 
   /** deregister_memory_on_ring: false when `mem` was not registered. */
   deregisterMemory(mem: Uint8Array): boolean {
-    const mr = this.userMrs.get(mem);
-    if (!mr) return false;
-    this.userMrs.delete(mem);
-    mr.close();
-    return true;
+    return this.userMemory.deregister(mem);
   }
 
   close(): void {

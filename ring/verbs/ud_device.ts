@@ -42,6 +42,7 @@ import {
 import { BufFlag, type BufferPool } from '../buffer_pool';
 import { isUnicastMac, MAC_BROADCAST, NO_CHECKSUM_OFFLOAD, type Device, type DeviceCaps, type FlowSpec, type RxSink } from '../device';
 import { IpMembership } from './ip_membership';
+import { UserMemory } from './user_memory';
 
 /** Bytes in front of every received UD message: the GRH (or, RoCE v2/IPv4, 20 bytes of padding + the IPv4 header). */
 export const GRH_BYTES = 40;
@@ -129,8 +130,8 @@ export class UdDevice implements Device {
   readonly qkey: number;
   private readonly ctx: Context;
   private readonly pd: PD;
-  /** Application memory registered on this device's PD (register_memory_on_ring), by the memory. */
-  private readonly userMrs = new Map<Uint8Array, MR>();
+  /** Application memory registered on this device's PD (register_memory_on_ring). */
+  private readonly userMemory: UserMemory;
   private readonly channel: CompChannel;
   private readonly rcq: CQ;
   private readonly scq: CQ;
@@ -185,6 +186,7 @@ export class UdDevice implements Device {
       this.gid = ctx.queryGid(this.port, this.gidIndex);
       this.slot = (GRH_BYTES + this.udMtu + 63) & ~63;
       this.pd = ctx.allocPd();
+      this.userMemory = new UserMemory(this.pd);
       this.channel = ctx.createCompChannel();
       this.rcq = ctx.createCq(this.rxDepth, this.channel);
       this.scq = ctx.createCq(this.txDepth);
@@ -494,20 +496,12 @@ export class UdDevice implements Device {
    * write); returns its lkey. The MR keeps `mem` alive until deregistered or the device closes.
    */
   registerMemory(mem: Uint8Array): number {
-    const had = this.userMrs.get(mem);
-    if (had) return had.lkey;
-    const mr = this.pd.regBuffer(mem);
-    this.userMrs.set(mem, mr);
-    return mr.lkey;
+    return this.userMemory.register(mem);
   }
 
   /** deregister_memory_on_ring: false when `mem` was not registered. */
   deregisterMemory(mem: Uint8Array): boolean {
-    const mr = this.userMrs.get(mem);
-    if (!mr) return false;
-    this.userMrs.delete(mem);
-    mr.close();
-    return true;
+    return this.userMemory.deregister(mem);
   }
 
   close(): void {
