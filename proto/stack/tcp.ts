@@ -23,7 +23,7 @@ import { IpProtocol, type Ipv4Repr } from '../wire/ipv4';
 import { WireStatus } from '../wire/status';
 import { seq } from '../wire/seq';
 import { emitTcp, parseTcp, tcpHeaderLen, TcpFlag, TcpRepr } from '../wire/tcp';
-import type { ByteRing } from '../tcp/byte_ring';
+import { copyRange, type ByteRing } from '../tcp/byte_ring';
 import { TcpEngine, type TcpHost, type TcpOptions, type TcpRoute } from '../tcp/engine';
 import { TcpSocket, type RxBufferPool } from '../tcp/socket';
 import type { Interface } from './interface';
@@ -76,33 +76,24 @@ class StackHost implements TcpHost {
       if (rt === null) return false;
       ifc = rt.ifc;
     }
-    const ring = ifc.ring;
-    const id = ring.allocTx(TX_HEADROOM);
-    if (id < 0) {
-      this.stack.counters.txNoBuffer++;
-      return false;
-    }
-    const pool = ring.txPool;
-    const start = pool.start(id);
-    const hlen = tcpHeaderLen(r);
-    const len = r.payloadLength;
-    if (pool.tailroom(id) < hlen + len) {
-      pool.release(id);
-      return false;
-    }
-    if (len > 0 && data !== null) data.copyOut(pos, pool.buf, start + hlen, len);
-    pool.append(id, hlen + len);
-    if (gsoSize > 0) pool.setCookie(id, gsoSize);
-    emitTcp(r, ifc.txBytes, start, src | 0, dst | 0, !ring.device.caps.txChecksum.tcp);
-    // Addresses as `| 0`: an unsigned address above 2^31 becomes a heap number per call (sendIpv4 normalises them).
-    this.stack.sendIpv4(ifc, id, dst | 0, IpProtocol.Tcp, now, TCP_IP_OPTIONS, src | 0);
-    return true;
+    return this.segmentOut(ifc, r, src, dst, data, null, pos, now, gsoSize, false);
   }
 
   /** A segment as `transmit` builds it, payload from `payload`, on a TX buffer flagged BufFlag.Dummy (never on the wire). */
   transmitDummy(s: TcpSocket, r: TcpRepr, src: number, dst: number, payload: Uint8Array, off: number, now: number): boolean {
     const ifc = s.routeHandle as Interface | null;
-    if (ifc === null) return false;
+    return ifc !== null && this.segmentOut(ifc, r, src, dst, null, payload, off, now, 0, true);
+  }
+
+  /**
+   * Builds `r` on a TX buffer of `ifc` — header, then r.payloadLength bytes from the send buffer
+   * `data` or from `payload`, at `pos` — and sends it through the stack. False when there is no TX
+   * buffer or it has no room.
+   */
+  private segmentOut(
+    ifc: Interface, r: TcpRepr, src: number, dst: number, data: ByteRing | null, payload: Uint8Array | null, pos: number, now: number, gsoSize: number,
+    dummy: boolean,
+  ): boolean {
     const ring = ifc.ring;
     const id = ring.allocTx(TX_HEADROOM);
     if (id < 0) {
@@ -111,7 +102,7 @@ class StackHost implements TcpHost {
     }
     const pool = ring.txPool;
     // BufFlag.Dummy (ring/buffer_pool.ts): the device (or the stack, to its own addresses) stops it before the wire.
-    pool.setFlags(id, 1);
+    if (dummy) pool.setFlags(id, 1);
     const start = pool.start(id);
     const hlen = tcpHeaderLen(r);
     const len = r.payloadLength;
@@ -119,12 +110,14 @@ class StackHost implements TcpHost {
       pool.release(id);
       return false;
     }
-    const buf = pool.buf;
-    const at = start + hlen;
-    if (len <= 64) for (let i = 0; i < len; i++) buf[at + i] = payload[off + i];
-    else buf.set(payload.subarray(off, off + len), at);
+    if (len > 0) {
+      if (data !== null) data.copyOut(pos, pool.buf, start + hlen, len);
+      else if (payload !== null) copyRange(pool.buf, start + hlen, payload, pos, len);
+    }
     pool.append(id, hlen + len);
+    if (gsoSize > 0) pool.setCookie(id, gsoSize);
     emitTcp(r, ifc.txBytes, start, src | 0, dst | 0, !ring.device.caps.txChecksum.tcp);
+    // Addresses as `| 0`: an unsigned address above 2^31 becomes a heap number per call (sendIpv4 normalises them).
     this.stack.sendIpv4(ifc, id, dst | 0, IpProtocol.Tcp, now, TCP_IP_OPTIONS, src | 0);
     return true;
   }

@@ -39,6 +39,12 @@ function connectPair(net: SimNet, ta: Tcp, tb: Tcp): { c: TcpSocket; s: TcpSocke
   return { c, s: s! };
 }
 
+/** setup and connectPair over a wire that drops 3%, duplicates 2% and reorders `reorder` of the frames (1 ms latency). */
+function lossyPair(seed: number, reorder: number) {
+  const env = setup({ faults: { seed, drop: 0.03, reorder, duplicate: 0.02 }, latencyMs: 1 });
+  return { ...env, ...connectPair(env.net, env.ta, env.tb) };
+}
+
 function pattern(n: number): Buffer {
   const b = Buffer.alloc(n);
   for (let i = 0; i < n; i++) b[i] = (i * 7 + (i >>> 11)) & 0xff;
@@ -89,8 +95,7 @@ describe('TCP extra API over the sim wire', () => {
   });
 
   it('moves 1 MiB under loss and reordering to a receiver that reads only zero-copy (peek, hold, free out of order)', () => {
-    const { net, ta, tb } = setup({ faults: { seed: 11, drop: 0.03, reorder: 0.05, duplicate: 0.02 }, latencyMs: 1 });
-    const { c, s } = connectPair(net, ta, tb);
+    const { net, ta, tb, c, s } = lossyPair(11, 0.05);
     const data = pattern(1 << 20);
     const got: Buffer[] = [];
     let gotLen = 0;
@@ -123,8 +128,7 @@ describe('TCP extra API over the sim wire', () => {
   });
 
   it('moves 1 MiB under loss and reordering through a filter that drops everything (out-of-order bytes reach it later, with ref null)', () => {
-    const { net, ta, tb } = setup({ faults: { seed: 5, drop: 0.03, reorder: 0.05, duplicate: 0.02 }, latencyMs: 1 });
-    const { c, s } = connectPair(net, ta, tb);
+    const { net, ta, c, s } = lossyPair(5, 0.05);
     const data = pattern(1 << 20);
     const got: Buffer[] = [];
     let gotLen = 0;
@@ -148,8 +152,7 @@ describe('TCP extra API over the sim wire', () => {
   });
 
   it.each(SEEDS)('keeps the byte stream whole when filter verdicts, recv, zero-copy holds and frees are mixed at random under loss (seed %i)', (seed) => {
-    const { net, b, ta, tb } = setup({ faults: { seed, drop: 0.03, reorder: 0.08, duplicate: 0.02 }, latencyMs: 1 });
-    const { c, s } = connectPair(net, ta, tb);
+    const { net, b, ta, tb, c, s } = lossyPair(seed, 0.08);
     const data = pattern(600000);
     let rnd = 12345 + seed;
     const rand = (n: number): number => {

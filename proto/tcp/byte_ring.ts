@@ -5,7 +5,8 @@
  */
 const SMALL_COPY = 64;
 
-function copy(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, n: number): void {
+/** Copies src[sOff, sOff + n) to dst[dOff, …) (also the stack's copy of a dummy segment's payload). */
+export function copyRange(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number, n: number): void {
   if (n <= SMALL_COPY) {
     for (let i = 0; i < n; i++) dst[dOff + i] = src[sOff + i];
   } else {
@@ -63,29 +64,25 @@ export class ByteRing {
   /** Writes n bytes at logical position `pos` from head (pos + n ≤ cap) without changing len. */
   writeAt(pos: number, src: Uint8Array, off: number, n: number): void {
     this.ensure(pos + n);
-    const size = this.buf.length;
-    let p = this.head + pos;
-    if (p >= size) p -= size;
-    const first = size - p;
+    const p = this.offsetOf(pos);
+    const first = this.buf.length - p;
     if (n <= first) {
-      copy(this.buf, p, src, off, n);
+      copyRange(this.buf, p, src, off, n);
     } else {
-      copy(this.buf, p, src, off, first);
-      copy(this.buf, 0, src, off + first, n - first);
+      copyRange(this.buf, p, src, off, first);
+      copyRange(this.buf, 0, src, off + first, n - first);
     }
   }
 
   /** Copies n bytes at logical position `pos` into dst[dstOff..] without consuming. */
   copyOut(pos: number, dst: Uint8Array, dstOff: number, n: number): void {
-    const size = this.buf.length;
-    let p = this.head + pos;
-    if (p >= size) p -= size;
-    const first = size - p;
+    const p = this.offsetOf(pos);
+    const first = this.buf.length - p;
     if (n <= first) {
-      copy(dst, dstOff, this.buf, p, n);
+      copyRange(dst, dstOff, this.buf, p, n);
     } else {
-      copy(dst, dstOff, this.buf, p, first);
-      copy(dst, dstOff + first, this.buf, 0, n - first);
+      copyRange(dst, dstOff, this.buf, p, first);
+      copyRange(dst, dstOff + first, this.buf, 0, n - first);
     }
   }
 

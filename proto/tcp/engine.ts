@@ -304,20 +304,8 @@ export class TcpEngine {
    * reset, -ENOTCONN before a connection exists.
    */
   send(s: TcpSocket, data: Uint8Array, off: number, len: number, now: number): number {
-    if (s.orphan) return -TcpErrno.EPIPE;
-    switch (s.state) {
-      case TcpState.Closed:
-        return s.wasConnected ? -TcpErrno.EPIPE : -TcpErrno.ENOTCONN;
-      case TcpState.Listen:
-        return -TcpErrno.ENOTCONN;
-      case TcpState.SynSent:
-      case TcpState.SynReceived:
-      case TcpState.Established:
-      case TcpState.CloseWait:
-        break;
-      default:
-        return -TcpErrno.EPIPE;
-    }
+    const e = sendStateErrno(s);
+    if (e !== 0) return e;
     if (s.finQueued) return -TcpErrno.EPIPE;
     const n = s.tx!.write(data, off, len);
     if (n < len) s.wantWrite = true;
@@ -336,21 +324,9 @@ export class TcpEngine {
    * -EOPNOTSUPP (the host cannot) | -ENOTCONN / -EPIPE as send.
    */
   sendDummy(s: TcpSocket, data: Uint8Array, off: number, len: number, now: number): number {
-    if (s.orphan) return -TcpErrno.EPIPE;
-    switch (s.state) {
-      case TcpState.Established:
-      case TcpState.CloseWait:
-        break;
-      case TcpState.Closed:
-        return s.wasConnected ? -TcpErrno.EPIPE : -TcpErrno.ENOTCONN;
-      case TcpState.Listen:
-        return -TcpErrno.ENOTCONN;
-      case TcpState.SynSent:
-      case TcpState.SynReceived:
-        return -TcpErrno.EAGAIN;
-      default:
-        return -TcpErrno.EPIPE;
-    }
+    const e = sendStateErrno(s);
+    if (e !== 0) return e;
+    if (s.state !== TcpState.Established && s.state !== TcpState.CloseWait) return -TcpErrno.EAGAIN; // SYN-SENT, SYN-RECEIVED
     if (!(off >= 0 && len >= 0 && off + len <= data.length)) return -TcpErrno.EINVAL;
     if (this.host.transmitDummy === undefined) return -TcpErrno.EOPNOTSUPP;
     const tx = s.tx!;
@@ -2277,6 +2253,27 @@ function clearCallbacks(s: TcpSocket): void {
   s.onWritable = null;
   s.onError = null;
   s.onClose = null;
+}
+
+/**
+ * Whether send() may queue data in this state: 0 in SYN-SENT, SYN-RECEIVED, ESTABLISHED and
+ * CLOSE-WAIT; -EPIPE after shutdown/close or a reset; -ENOTCONN before a connection exists.
+ */
+function sendStateErrno(s: TcpSocket): number {
+  if (s.orphan) return -TcpErrno.EPIPE;
+  switch (s.state) {
+    case TcpState.Closed:
+      return s.wasConnected ? -TcpErrno.EPIPE : -TcpErrno.ENOTCONN;
+    case TcpState.Listen:
+      return -TcpErrno.ENOTCONN;
+    case TcpState.SynSent:
+    case TcpState.SynReceived:
+    case TcpState.Established:
+    case TcpState.CloseWait:
+      return 0;
+    default:
+      return -TcpErrno.EPIPE;
+  }
 }
 
 function resetRepr(r: TcpRepr): void {

@@ -58,13 +58,7 @@ export class FakeHost implements TcpHost {
     if (this.failTx) return false;
     const payload = Buffer.alloc(r.payloadLength);
     if (r.payloadLength > 0 && data) data.copyOut(pos, payload, 0, r.payloadLength);
-    const sack: number[] = [];
-    for (let k = 0; k < 2 * r.sackCount; k++) sack.push(r.sackBlocks[k]);
-    this.sent.push({
-      src: src >>> 0, dst: dst >>> 0, srcPort: r.srcPort, dstPort: r.dstPort, seq: r.seq, ack: r.ack, flags: r.flags, window: r.window, mss: r.mss,
-      windowScale: r.windowScale, sackPermitted: r.sackPermitted, sack, hasTimestamp: r.hasTimestamp, tsVal: r.tsVal, tsEcr: r.tsEcr,
-      payload, at: this.now, text: formatTcp(r),
-    });
+    this.sent.push(this.record(r, src, dst, payload));
     return true;
   }
 
@@ -73,12 +67,19 @@ export class FakeHost implements TcpHost {
 
   transmitDummy(_s: TcpSocket, r: TcpRepr, src: number, dst: number, payload: Uint8Array, off: number): boolean {
     if (this.failTx) return false;
-    const before = this.sent.length;
-    const copy = Buffer.from(payload.subarray(off, off + r.payloadLength));
-    const ring = { copyOut: (_pos: number, dst2: Uint8Array, dOff: number, n: number) => dst2.set(copy.subarray(0, n), dOff) } as unknown as ByteRing;
-    this.transmit(_s, r, src, dst, ring, 0);
-    this.dummies.push(...this.sent.splice(before));
+    this.dummies.push(this.record(r, src, dst, Buffer.from(payload.subarray(off, off + r.payloadLength))));
     return true;
+  }
+
+  /** A segment as the tests see it. */
+  private record(r: TcpRepr, src: number, dst: number, payload: Buffer): SentSegment {
+    const sack: number[] = [];
+    for (let k = 0; k < 2 * r.sackCount; k++) sack.push(r.sackBlocks[k]);
+    return {
+      src: src >>> 0, dst: dst >>> 0, srcPort: r.srcPort, dstPort: r.dstPort, seq: r.seq, ack: r.ack, flags: r.flags, window: r.window, mss: r.mss,
+      windowScale: r.windowScale, sackPermitted: r.sackPermitted, sack, hasTimestamp: r.hasTimestamp, tsVal: r.tsVal, tsEcr: r.tsEcr,
+      payload, at: this.now, text: formatTcp(r),
+    };
   }
 
   /** Moves the clock forward, firing due timers. */

@@ -153,8 +153,7 @@ export class TcpSocket {
 
   /** Bytes readable now (bytes the application holds through Tcp.holdReceived are not). */
   get rxQueued(): number {
-    if (!this.rx) return 0;
-    return this.holds === null ? this.rx.len : this.rx.len - this.holds.bytes;
+    return this.rx ? this.rx.len - this.rxHeldBytes : 0;
   }
 
   /** Bytes of the receive buffer the application holds (zero-copy) and has not freed, or read behind them. */
