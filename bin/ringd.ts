@@ -106,13 +106,14 @@ export async function ringd(argv: string[]): Promise<number> {
   // A daemon: its poller may hold the process (VMA_RX_POLL=-1 then busy-polls, as VMA's does).
   engine.poller.setKeepAlive(true);
   // Ports no client holds answer as the kernel's would: ICMP port unreachable (UDP), RST (TCP).
-  const closedPorts = [new Udp(engine.stack), new Tcp(engine.stack)];
+  const udp = new Udp(engine.stack);
+  const tcp = new Tcp(engine.stack);
   const d = new Ringd({
     ring: engine.ring, poller: engine.poller, socketPath: a.socket, ip: engine.ifc.ip, prefix: engine.ifc.prefix, gateway: cfg.gateway,
     slots: a.slots, allowUids: a.allowUids, allowGids: a.allowGids, socketGid: a.allowGids[0], log,
-    stats: () => ({ ...engine.stats(), closedPortUdp: (closedPorts[0] as Udp).counters.noPort, closedPortTcp: (closedPorts[1] as Tcp).counters.noSocket }),
+    stats: () => ({ ...engine.stats(), closedPortUdp: udp.counters.noPort, closedPortTcp: tcp.counters.noSocket }),
     // RSTs for the connections of a client that died, from the shared address.
-    resetFlow: (lport, rip, rport, sq, ack, now) => void (closedPorts[1] as Tcp).resetConnection(engine.ifc.ip, lport, rip, rport, sq, ack, now),
+    resetFlow: (lport, rip, rport, sq, ack, now) => void tcp.resetConnection(engine.ifc.ip, lport, rip, rport, sq, ack, now),
   });
   d.clientEvents.subscribe((e) => {
     if (e.type === 'attach') log.info({ client: e.client, clientPid: e.pid, claimedPid: e.claimedPid, uid: e.uid, shm: e.shm }, 'client attached');
@@ -133,7 +134,7 @@ export async function ringd(argv: string[]): Promise<number> {
   });
   if (cfg.vma.statsShmemDir) {
     try {
-      stats = new StatsWriter({ engine, udp: closedPorts[0] as Udp, tcp: closedPorts[1] as Tcp }, {
+      stats = new StatsWriter({ engine, udp, tcp }, {
         dir: cfg.vma.statsShmemDir, fdNum: 0, name: 'tsvma ringd', daemon: { capacity: 1024, counters: d.counters, clients: () => d.clientStats() },
       });
     } catch (e) {

@@ -16,6 +16,7 @@
  * MTU cannot be re-attached: a warning (TSVMA_RINGD_MISMATCH), and no more retries.
  * Timers live here, not in ring/ (STYLE rule 6).
  */
+import { formatIpv4Text } from '../conf/text';
 import { TcpState } from '../proto/stack/tcp';
 import { RingdMismatchError, type DaemonDevice } from '../ring/daemon/daemon_device';
 import { setErrnoHint } from './errors';
@@ -27,8 +28,6 @@ const EADDRINUSE = 98;
 const UDP = 17;
 const FIRST_RETRY_MS = 50;
 const MAX_RETRY_MS = 2000;
-
-const ipText = (v: number): string => `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
 
 /** Counters of one process's ringd losses (tests and stats read them through the device's `ringdLost`/`reattaches`). */
 export interface RingdWatch {
@@ -46,7 +45,7 @@ export function watchRingd(rt: Runtime, dev: DaemonDevice): RingdWatch {
   const r0 = dev.ringd;
   // ringd's device as TSVMA_DEVICE names it (the sim device calls itself sim0, sim1, ...).
   const device = /^sim\d*$/.test(r0.device) ? 'sim' : r0.device;
-  const hint = `tsvma ringd at ${path} went away; restart it with \`tsvma ringd --TSVMA_DEVICE=${device} --TSVMA_ADDR=${ipText(r0.ip)}/${r0.prefix} --socket ${path}\``
+  const hint = `tsvma ringd at ${path} went away; restart it with \`tsvma ringd --TSVMA_DEVICE=${device} --TSVMA_ADDR=${formatIpv4Text(r0.ip)}/${r0.prefix} --socket ${path}\``
     + '; this process re-attaches by itself when it is back (docs/ringd.md)';
   const away = `tsvma ringd at ${path} is away, so no port can be claimed until this process re-attaches; restart ringd (docs/ringd.md)`;
   let delay = FIRST_RETRY_MS;

@@ -68,7 +68,8 @@ const ETHERTYPE_QINQ = 0x88a8;
 const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
 
-function mix(a: number, b: number): number {
+/** A 32-bit hash of two words (flow keys here; ring/daemon/conns.ts hashes its connections with it). */
+export function mix(a: number, b: number): number {
   let h = Math.imul(a ^ (a >>> 16), 0x45d9f3b) ^ b;
   h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
   return (h ^ (h >>> 13)) | 0;

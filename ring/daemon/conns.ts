@@ -11,6 +11,7 @@
  * member by hash of the 4-tuple; the rest of the connection follows the table) and for RSTs after a
  * SIGKILL. Time: `now` (ms, the poller's clock) is passed in; this file reads no clock.
  */
+import { mix } from '../flow';
 
 const EMPTY = 0;
 const USED = 1;
@@ -26,13 +27,6 @@ export const enum ConnFlag {
   FinOut = 4,
   /** The peer sent a segment with ACK (the handshake completed, or the peer answered the client's SYN). */
   PeerAck = 8,
-}
-
-/** The same mix as ring/flow.ts: a 32-bit hash of two words. */
-export function mix(a: number, b: number): number {
-  let h = Math.imul(a ^ (a >>> 16), 0x45d9f3b) ^ b;
-  h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
-  return (h ^ (h >>> 13)) | 0;
 }
 
 /** The hash of a TCP/UDP flow seen from ringd: (remote address, remote port, local port). */

@@ -27,6 +27,7 @@
  * sockets' errors, retries on a timer: nothing below lib/ sets one) (docs/ringd.md).
  */
 import koffi from 'koffi';
+import { formatIpv4Text } from '../../conf/text';
 import { BufFlag, type BufferPool } from '../buffer_pool';
 import { NO_CHECKSUM_OFFLOAD, type Device, type DeviceCaps, type FlowSpec, type RxSink } from '../device';
 import { ControlSocket } from './control';
@@ -91,29 +92,42 @@ export class RingdMismatchError extends Error {
 
 type PollHandle = ReturnType<typeof koffi.node.poll>;
 
+/** A connection to ringd that attached, the region it mapped and what ringd said. */
+interface Attached {
+  ctl: ControlSocket;
+  shm: ShmRegion;
+  info: RingdInfo;
+  mtu: number;
+  mac: number;
+}
+
 const ETH_MIN = 14;
+
+/** ringd's claim request (`share` only when joining a reuse-port group). */
+const claimMsg = (proto: number, port: number, shared: boolean): Record<string, unknown> =>
+  shared ? { op: 'claim', proto, port, share: true } : { op: 'claim', proto, port };
 
 export class DaemonDevice implements Device {
   readonly caps: DeviceCaps;
   readonly waitFd = -1;
   /** ringd's answer at the latest attach (clientId and shmPath change at a re-attach). */
-  ringd: RingdInfo;
+  ringd!: RingdInfo;
   readonly counters: DaemonDeviceCounters = {
     rxFrames: 0, rxNoBuffer: 0, rxBad: 0, txFrames: 0, txRingFull: 0, txTooLong: 0, txDummy: 0, wakeupsSent: 0, wakeupsReceived: 0, ringdGone: 0, ringdLost: 0, reattaches: 0,
   };
   /** Called (synchronously, from the poll callback or a control request) when ringd goes away. */
   onGone: (() => void) | null = null;
-  private ctl: ControlSocket;
-  private shm: ShmRegion;
-  private i32: Int32Array;
-  private buf: Buffer;
-  private slots: number;
-  private mask: number;
-  private slotSize: number;
-  private rxDescW: number;
-  private txDescW: number;
-  private rxData: number;
-  private txData: number;
+  private ctl!: ControlSocket;
+  private shm!: ShmRegion;
+  private i32!: Int32Array;
+  private buf!: Buffer;
+  private slots!: number;
+  private mask!: number;
+  private slotSize!: number;
+  private rxDescW!: number;
+  private txDescW!: number;
+  private rxData!: number;
+  private txData!: number;
   /** Our own copies of the indices we publish. */
   private rxTail = 0;
   private txHead = 0;
@@ -140,21 +154,30 @@ export class DaemonDevice implements Device {
   };
 
   constructor(readonly opts: DaemonDeviceOptions) {
-    const ctl = new ControlSocket(opts.socketPath);
-    let a: { shm: ShmRegion; info: RingdInfo; mtu: number; mac: number };
-    try {
-      a = this.attachOn(ctl);
-    } catch (e) {
-      ctl.close();
-      throw e;
-    }
-    this.ringd = a.info;
+    const a = this.connect();
     this.caps = Object.freeze({
       name: `daemon:${opts.socketPath}`, kind: 'daemon', mtu: a.mtu, maxBurst: opts.maxBurst ?? 32, mac: a.mac,
       rxChecksum: NO_CHECKSUM_OFFLOAD, txChecksum: NO_CHECKSUM_OFFLOAD, hwTimestamps: false, dummySend: true, flowSteering: false,
     });
-    this.ctl = ctl;
+    this.adopt(a);
+  }
+
+  /** Connects to ringd's socket and attaches (closing the connection again if the attach fails). */
+  private connect(): Attached {
+    const ctl = new ControlSocket(this.opts.socketPath);
+    try {
+      return this.attachOn(ctl);
+    } catch (e) {
+      ctl.close();
+      throw e;
+    }
+  }
+
+  /** Takes `a`'s connection and region as this device's (the ring geometry is copied into fields for the hot path). */
+  private adopt(a: Attached): void {
+    this.ctl = a.ctl;
     this.shm = a.shm;
+    this.ringd = a.info;
     this.i32 = a.shm.i32;
     this.buf = a.shm.buf;
     this.slots = a.shm.slots;
@@ -169,7 +192,7 @@ export class DaemonDevice implements Device {
   }
 
   /** Asks ringd on `ctl` to attach this process and maps the region it made (throws with what went wrong). */
-  private attachOn(ctl: ControlSocket): { shm: ShmRegion; info: RingdInfo; mtu: number; mac: number } {
+  private attachOn(ctl: ControlSocket): Attached {
     const path = this.opts.socketPath;
     const r = ctl.request({ op: 'attach', pid: process.pid }, this.opts.timeoutMs ?? 5000);
     if (r.ok !== true) throw new Error(`tsvma ringd at ${path} refused to attach this process: ${String(r.error ?? 'no reason given')}`);
@@ -185,7 +208,7 @@ export class DaemonDevice implements Device {
     const mtu = num('mtu');
     const mac = num('mac');
     const shm = ShmRegion.open(info.shmPath, { slots: num('slots'), slotSize: num('slotSize') });
-    return { shm, info, mtu, mac };
+    return { ctl, shm, info, mtu, mac };
   }
 
   /** Whether ringd is away (it closed the connection and no re-attach succeeded since). */
@@ -203,45 +226,24 @@ export class DaemonDevice implements Device {
   reattach(): ReattachResult {
     if (this.closed) throw new Error('the daemon device is closed');
     if (!this.gone) return { clientId: this.ringd.clientId, lostPorts: [] };
-    const ctl = new ControlSocket(this.opts.socketPath);
-    let a: { shm: ShmRegion; info: RingdInfo; mtu: number; mac: number };
-    try {
-      a = this.attachOn(ctl);
-    } catch (e) {
-      ctl.close();
-      throw e;
-    }
+    const a = this.connect();
     const old = this.ringd;
     if (a.info.ip !== old.ip || a.info.prefix !== old.prefix || a.mac !== this.caps.mac || a.mtu !== this.caps.mtu) {
       a.shm.close();
-      ctl.close();
-      const ip = (v: number): string => `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
-      throw new RingdMismatchError(`tsvma ringd at ${this.opts.socketPath} now serves ${ip(a.info.ip)}/${a.info.prefix} mac ${a.mac.toString(16)} mtu ${a.mtu}, `
-        + `not ${ip(old.ip)}/${old.prefix} mac ${this.caps.mac.toString(16)} mtu ${this.caps.mtu} as when this process started: restart the process`);
+      a.ctl.close();
+      throw new RingdMismatchError(`tsvma ringd at ${this.opts.socketPath} now serves ${formatIpv4Text(a.info.ip)}/${a.info.prefix} mac ${a.mac.toString(16)} mtu ${a.mtu}, `
+        + `not ${formatIpv4Text(old.ip)}/${old.prefix} mac ${this.caps.mac.toString(16)} mtu ${this.caps.mtu} as when this process started: restart the process`);
     }
     this.ctl.close();
     this.shm.close();
-    this.ctl = ctl;
-    this.shm = a.shm;
-    this.ringd = a.info;
-    this.i32 = a.shm.i32;
-    this.buf = a.shm.buf;
-    this.slots = a.shm.slots;
-    this.mask = a.shm.mask;
-    this.slotSize = a.shm.slotSize;
-    this.rxDescW = a.shm.rxDescW;
-    this.txDescW = a.shm.txDescW;
-    this.rxData = a.shm.rxData;
-    this.txData = a.shm.txData;
-    this.rxTail = Atomics.load(this.i32, W.RxTail);
-    this.txHead = Atomics.load(this.i32, W.TxHead);
+    this.adopt(a);
     this.gone = false;
     this.counters.ringdGone = 0;
     this.counters.reattaches++;
     const lostPorts: number[] = [];
     for (const k of [...this.claims.keys()]) {
       const proto = Math.floor(k / 65536);
-      const r = this.control(this.sharedClaims.has(k) ? { op: 'claim', proto, port: k % 65536, share: true } : { op: 'claim', proto, port: k % 65536 });
+      const r = this.control(claimMsg(proto, k % 65536, this.sharedClaims.has(k)));
       if (this.gone) break;
       if (r?.ok !== true) {
         this.claims.delete(k);
@@ -377,7 +379,7 @@ export class DaemonDevice implements Device {
       this.claims.set(k, n + 1);
       return true;
     }
-    const r = this.control(shared ? { op: 'claim', proto: protocol, port, share: true } : { op: 'claim', proto: protocol, port });
+    const r = this.control(claimMsg(protocol, port, shared));
     if (r?.ok !== true) return false;
     this.claims.set(k, 1);
     if (shared) this.sharedClaims.add(k);

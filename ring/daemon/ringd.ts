@@ -586,6 +586,8 @@ export class Ringd {
     const off = pool.start(id);
     const len = pool.end(id) - off;
     const r = pool.regionFor(id);
+    // The same bytes as a Node Buffer, what deliver() copies from (Buffer#copy allocates nothing, whatever the region).
+    const src = pool.bufFor(id);
     const ft = this.ft;
     const cls = ft.classify(r, off, len);
     if (cls === FrameClass.L4) {
@@ -601,7 +603,7 @@ export class Ringd {
           if (k.dstIp !== (this.opts.ip | 0)) {
             // Multicast or broadcast to a shared UDP port: every member gets it (as Linux delivers to each socket bound to the port).
             this.counters.groupFanout++;
-            for (let i = 0; i < g.members.length; i++) this.deliver(g.members[i], r, off, len);
+            for (let i = 0; i < g.members.length; i++) this.deliver(g.members[i], src, off, len);
             pool.release(id);
             return;
           }
@@ -610,7 +612,7 @@ export class Ringd {
         }
         if (c !== undefined && c.shm !== null) {
           this.counters.rxSteered++;
-          this.deliver(c, r, off, len);
+          this.deliver(c, src, off, len);
           pool.release(id);
           return;
         }
@@ -619,19 +621,19 @@ export class Ringd {
       const et = ft.ethertype;
       const dv = r.dv;
       if (et === ETHERTYPE_ARP && len >= 22 && dv.getUint16(off + 12) === ETHERTYPE_ARP) {
-        if (dv.getUint16(off + 20) !== 1) this.fanout(r, off, len); // not a request: every client learns
+        if (dv.getUint16(off + 20) !== 1) this.fanout(src, off, len); // not a request: every client learns
       } else if (et === ETHERTYPE_IPV4 && len >= 34 && dv.getUint16(off + 12) === ETHERTYPE_IPV4) {
         const l3 = off + 14;
         const ihl = (dv.getUint8(l3) & 15) * 4;
         const proto = dv.getUint8(l3 + 9);
         if (proto === 1) {
           if (l3 + ihl < off + len && dv.getUint8(l3 + ihl) !== ICMP_ECHO_REQUEST) {
-            this.fanout(r, off, len);
+            this.fanout(src, off, len);
             pool.release(id);
             return;
           }
         } else if ((proto === UDP || proto === TCP) && (dv.getUint16(l3 + 6) & 0x3fff) !== 0) {
-          this.fanout(r, off, len); // a fragment: every client reassembles, the owner's socket takes it
+          this.fanout(src, off, len); // a fragment: every client reassembles, the owner's socket takes it
           pool.release(id);
           return;
         }
@@ -707,7 +709,7 @@ export class Ringd {
       }
       slot = t.add(k.dstIp, k.srcPort, k.dstPort, c.id, now);
     } else if (t.owner[slot] !== c.id) return;
-    const l3 = l4 - ipHeaderLen(dv, off);
+    const l3 = ipOffset(dv, off);
     const payload = dv.getUint16(l3 + 2) - (l4 - l3) - (dv.getUint8(l4 + 12) >>> 4) * 4;
     const end = (dv.getInt32(l4 + 4) + (payload > 0 ? payload : 0) + (flags & TCP_SYN ? 1 : 0) + (flags & TCP_FIN ? 1 : 0)) | 0;
     let f = t.flags[slot];
@@ -806,14 +808,14 @@ export class Ringd {
     }
   }
 
-  private fanout(r: Region, off: number, len: number): void {
+  private fanout(src: Buffer, off: number, len: number): void {
     this.counters.rxFanout++;
     const cs = this.clients;
-    for (let i = 0; i < cs.length; i++) this.deliver(cs[i], r, off, len);
+    for (let i = 0; i < cs.length; i++) this.deliver(cs[i], src, off, len);
   }
 
-  /** Copies one frame into a client's RX ring (or drops it, counted, when the ring is full). */
-  private deliver(c: Client, r: Region, off: number, len: number): void {
+  /** Copies one frame (`src`: its RX pool region as a Buffer) into a client's RX ring (or drops it, counted, when the ring is full). */
+  private deliver(c: Client, src: Buffer, off: number, len: number): void {
     const shm = c.shm!;
     const w = shm.i32;
     const head = c.rxHead;
@@ -831,8 +833,7 @@ export class Ringd {
     }
     const slot = head & shm.mask;
     const dst = shm.rxData + slot * shm.slotSize;
-    if (r === this.ring.rxPool.region) this.ring.rxPool.buf.copy(shm.buf, dst, off, off + len);
-    else shm.buf.set(r.u8.subarray(off, off + len), dst);
+    src.copy(shm.buf, dst, off, off + len);
     w[shm.rxDescW + slot] = len;
     c.rxHead = (head + 1) | 0;
     Atomics.store(w, W.RxHead, c.rxHead);
@@ -945,16 +946,15 @@ export class Ringd {
   }
 }
 
-/** The IPv4 header length of an Ethernet frame at `off` (a VLAN tag skipped), as flow.ts's classifier reads it. */
-function ipHeaderLen(dv: DataView, off: number): number {
+/** The IPv4 header's offset in an Ethernet frame at `off` (a VLAN tag skipped), as flow.ts's classifier reads it. */
+function ipOffset(dv: DataView, off: number): number {
   const et = dv.getUint16(off + 12);
-  return (dv.getUint8(off + (et === 0x8100 || et === 0x88a8 ? 18 : 14)) & 15) * 4;
+  return off + (et === 0x8100 || et === 0x88a8 ? 18 : 14);
 }
 
 /** The TCP header's offset in a frame the classifier called L4 (IPv4, unfragmented), or -1 when its 20 bytes are not all there. */
 function tcpOffset(dv: DataView, off: number, len: number): number {
-  const et = dv.getUint16(off + 12);
-  const l3 = off + (et === 0x8100 || et === 0x88a8 ? 18 : 14);
+  const l3 = ipOffset(dv, off);
   const l4 = l3 + (dv.getUint8(l3) & 15) * 4;
   return l4 + 20 <= off + len ? l4 : -1;
 }

@@ -33,8 +33,8 @@ import {
   describeErrno, errno, libc, MAP_FAILED, MAP_SHARED, O_CLOEXEC, O_CREAT, O_EXCL, O_RDWR, PROT_READ, PROT_WRITE,
 } from './libc';
 
-export const MAGIC = 0x54535644;
-export const VERSION = 1;
+const MAGIC = 0x54535644;
+const VERSION = 1;
 const HEADER = 4096;
 
 /** Word indices (Int32Array) of the header fields. */
@@ -69,7 +69,7 @@ export class ShmError extends Error {
 }
 
 /** Byte offsets of the areas for a geometry. */
-export function layoutOf(g: ShmGeometry): { rxDesc: number; txDesc: number; rxData: number; txData: number; size: number } {
+function layoutOf(g: ShmGeometry): { rxDesc: number; txDesc: number; rxData: number; txData: number; size: number } {
   const rxDesc = HEADER;
   const txDesc = rxDesc + g.slots * 4;
   const rxData = (txDesc + g.slots * 4 + 4095) & ~4095;
@@ -173,14 +173,12 @@ export class ShmRegion {
     const r = new ShmRegion(path, ptr, size, g);
     const w = r.i32;
     if (Atomics.load(w, W.Magic) !== MAGIC || w[W.Version] !== VERSION || w[W.Size] !== size || w[W.Slots] !== g.slots || w[W.SlotSize] !== g.slotSize) {
+      // The message reads the header before the unmap: a view of an unmapped region faults.
+      const msg = `shm ${path}: header does not match the attach reply (magic ${w[W.Magic]}, version ${w[W.Version]}); ringd and this client are different versions?`;
       r.close();
-      throw new Error(`shm ${path}: header does not match the attach reply (magic ${w[W.Magic]}, version ${w[W.Version]}); ringd and this client are different versions?`);
+      throw new Error(msg);
     }
     return r;
-  }
-
-  get closed(): boolean {
-    return this.ptr === null;
   }
 
   /** Unmaps (idempotent). The views must not be used afterwards. */

@@ -12,82 +12,12 @@
  * client (`txRefused`); a correct one passes. Every child, socket file and region is removed in
  * afterAll, also on failure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
-import * as path from 'node:path';
 import { DaemonDevice, RingdUnavailableError } from '../../ring/daemon/daemon_device';
 import { ShmRegion, W } from '../../ring/daemon/shm';
 import { createLink, netnsUnavailable, type Link } from '../helpers/netns';
-
-const ROOT = path.join(__dirname, '..', '..');
-const REGISTER = path.join(ROOT, 'test', 'net', 'swc-register.cjs');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A child speaking JSON lines on stdout (as in ringd.test.ts). */
-class Child {
-  readonly events: Record<string, unknown>[] = [];
-  stderr = '';
-  exited: number | null = null;
-  private buf = '';
-  constructor(readonly proc: ChildProcess, readonly name: string) {
-    proc.stdout!.on('data', (b: Buffer) => {
-      this.buf += b.toString();
-      let nl;
-      while ((nl = this.buf.indexOf('\n')) >= 0) {
-        const line = this.buf.slice(0, nl);
-        this.buf = this.buf.slice(nl + 1);
-        try {
-          this.events.push(JSON.parse(line) as Record<string, unknown>);
-        } catch {
-          this.events.push({ ev: 'text', text: line });
-        }
-      }
-    });
-    proc.stderr!.on('data', (b: Buffer) => (this.stderr += b.toString()));
-    proc.on('exit', (code, sig) => (this.exited = code ?? (sig ? 128 : 1)));
-  }
-
-  send(o: object): void {
-    this.proc.stdin!.write(`${JSON.stringify(o)}\n`);
-  }
-
-  async waitFor(pred: (e: Record<string, unknown>) => boolean, ms = 10000, from = 0): Promise<Record<string, unknown>> {
-    const end = Date.now() + ms;
-    for (;;) {
-      for (let i = from; i < this.events.length; i++) if (pred(this.events[i])) return this.events[i];
-      if (this.exited !== null) throw new Error(`${this.name} exited (${this.exited}): ${this.stderr.slice(-2000)}`);
-      if (Date.now() > end) throw new Error(`${this.name}: timed out; events ${JSON.stringify(this.events.slice(-10))}; stderr ${this.stderr.slice(-2000)}`);
-      await sleep(10);
-    }
-  }
-
-  kill9(): Promise<void> {
-    if (this.exited !== null) return Promise.resolve();
-    return new Promise((r) => {
-      this.proc.once('exit', () => r());
-      this.proc.kill('SIGKILL');
-    });
-  }
-}
-
-/** One request on a fresh control connection (ringd answers 'stats' before attach). */
-function control(sock: string, msg: object): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(sock);
-    let buf = '';
-    s.on('connect', () => s.write(`${JSON.stringify(msg)}\n`));
-    s.on('data', (b) => {
-      buf += b.toString();
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        s.destroy();
-        resolve(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
-      }
-    });
-    s.on('error', reject);
-  });
-}
+import { Child, clientReady, control, ringdReady, sleep, spawnClient, spawnRingd } from './helpers';
 
 type ClientRecord = { id: number; pid: number; ports: string[]; counters: Record<string, number> };
 const clientsOf = async (sock: string): Promise<ClientRecord[]> => (await control(sock, { op: 'stats' })).clients as ClientRecord[];
@@ -95,23 +25,16 @@ const clientsOf = async (sock: string): Promise<ClientRecord[]> => (await contro
 const ringds: Child[] = [];
 const clients: Child[] = [];
 
-async function startRingd(sock: string, device: string[] = ['--TSVMA_DEVICE=sim']): Promise<Child> {
-  const proc = spawn(process.execPath, ['-r', REGISTER, '-e', "require('./bin/main').main(process.argv.slice(1)).then((c) => { process.exitCode = c; }, (e) => { console.error(e.message); process.exitCode = 1; })",
-    'ringd', ...device, '--socket', sock, '--VMA_STATS_SHMEM_DIR='], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  const c = new Child(proc, 'ringd');
+function startRingd(sock: string, device: string[] = ['--TSVMA_DEVICE=sim']): Promise<Child> {
+  const c = spawnRingd([...device, '--socket', sock, '--VMA_STATS_SHMEM_DIR=']);
   ringds.push(c);
-  await c.waitFor((e) => e.ev === 'text' && String(e.text).startsWith('tsvma ringd: ready'), 20000);
-  return c;
+  return ringdReady(c);
 }
 
-async function startClient(sock: string, name: string): Promise<Child> {
-  const proc = spawn(process.execPath, ['-r', REGISTER, path.join(__dirname, 'client.ts')], {
-    cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TSVMA_DEVICE: `daemon:${sock}`, TSVMA_ADDR: '', VMA_STATS_FILE: '', VMA_STATS_SHMEM_DIR: '' },
-  });
-  const c = new Child(proc, name);
+function startClient(sock: string, name: string): Promise<Child> {
+  const c = spawnClient(sock, name, '');
   clients.push(c);
-  await c.waitFor((e) => e.ev === 'ready', 20000);
-  return c;
+  return clientReady(c);
 }
 
 /** Polls `f` until it returns true (or fails after `ms`). */

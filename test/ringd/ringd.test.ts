@@ -10,16 +10,13 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { resolveConfig } from '../../conf';
 import { Engine } from '../../lib/engine';
 import { DaemonDevice, RingdUnavailableError } from '../../ring/daemon/daemon_device';
 import { createLink, netnsUnavailable, type Link } from '../helpers/netns';
+import { Child, clientReady, control, REGISTER, ringdReady, ROOT, sleep, spawnClient, spawnRingd } from './helpers';
 
-const ROOT = path.join(__dirname, '..', '..');
-const REGISTER = path.join(ROOT, 'test', 'net', 'swc-register.cjs');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Where ringd and its clients keep their statistics files (tsvma stats -k). */
 const STATS_DIR = `/tmp/tsvma-ringd-stats-${process.pid}`;
 fs.mkdirSync(STATS_DIR, { recursive: true });
@@ -63,85 +60,14 @@ describe('daemon device without ringd', () => {
   });
 });
 
-/** A child speaking JSON lines on stdout. */
-class Child {
-  readonly events: Record<string, unknown>[] = [];
-  stderr = '';
-  exited: number | null = null;
-  private buf = '';
-  constructor(readonly proc: ChildProcess, readonly name: string) {
-    proc.stdout!.on('data', (b: Buffer) => {
-      this.buf += b.toString();
-      let nl;
-      while ((nl = this.buf.indexOf('\n')) >= 0) {
-        const line = this.buf.slice(0, nl);
-        this.buf = this.buf.slice(nl + 1);
-        try {
-          this.events.push(JSON.parse(line) as Record<string, unknown>);
-        } catch {
-          this.events.push({ ev: 'text', text: line });
-        }
-      }
-    });
-    proc.stderr!.on('data', (b: Buffer) => (this.stderr += b.toString()));
-    proc.on('exit', (code, sig) => (this.exited = code ?? (sig ? 128 : 1)));
-  }
-
-  send(o: object): void {
-    this.proc.stdin!.write(`${JSON.stringify(o)}\n`);
-  }
-
-  async waitFor(pred: (e: Record<string, unknown>) => boolean, ms = 10000, from = 0): Promise<Record<string, unknown>> {
-    const end = Date.now() + ms;
-    for (;;) {
-      for (let i = from; i < this.events.length; i++) if (pred(this.events[i])) return this.events[i];
-      if (this.exited !== null) throw new Error(`${this.name} exited (${this.exited}): ${this.stderr.slice(-2000)}`);
-      if (Date.now() > end) throw new Error(`${this.name}: timed out; events ${JSON.stringify(this.events.slice(-10))}; stderr ${this.stderr.slice(-2000)}`);
-      await sleep(10);
-    }
-  }
-
-  msgs(from = 0): string[] {
-    return this.events.slice(from).filter((e) => e.ev === 'msg').map((e) => String(e.text));
-  }
-}
-
-/** One request on a fresh control connection (ringd answers 'stats' before attach). */
-function control(sock: string, msg: object): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(sock);
-    let buf = '';
-    s.on('connect', () => s.write(`${JSON.stringify(msg)}\n`));
-    s.on('data', (b) => {
-      buf += b.toString();
-      const nl = buf.indexOf('\n');
-      if (nl >= 0) {
-        s.destroy();
-        resolve(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
-      }
-    });
-    s.on('error', reject);
-  });
-}
-
 /** Starts `tsvma ringd` (from the sources) as a child process; resolves once it is ready. */
-async function startRingd(args: string[]): Promise<Child> {
-  const proc = spawn(process.execPath, ['-r', REGISTER, '-e', "require('./bin/main').main(process.argv.slice(1)).then((c) => { process.exitCode = c; }, (e) => { console.error(e.message); process.exitCode = 1; })",
-    'ringd', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  const c = new Child(proc, 'ringd');
-  await c.waitFor((e) => e.ev === 'text' && String(e.text).startsWith('tsvma ringd: ready'), 20000);
-  return c;
-}
+const startRingd = (args: string[]): Promise<Child> => ringdReady(spawnRingd(args));
 
 /** Starts test/ringd/client.ts on TSVMA_DEVICE=daemon:SOCK; resolves once attached. */
 async function startClientOf(sock: string, name: string, list: Child[]): Promise<Child> {
-  const proc = spawn(process.execPath, ['-r', REGISTER, path.join(__dirname, 'client.ts')], {
-    cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TSVMA_DEVICE: `daemon:${sock}`, TSVMA_ADDR: '', VMA_STATS_FILE: '', VMA_STATS_SHMEM_DIR: STATS_DIR },
-  });
-  const c = new Child(proc, name);
+  const c = spawnClient(sock, name, STATS_DIR);
   list.push(c);
-  await c.waitFor((e) => e.ev === 'ready', 20000);
-  return c;
+  return clientReady(c);
 }
 
 const regionsOf = (ringdPid: number | undefined): string[] => fs.readdirSync('/dev/shm').filter((f) => f.startsWith(`tsvma-ringd.${ringdPid}.`));
