@@ -9,4 +9,8 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   // Network tests create namespaces; keep them serial per file and bounded in time.
   testTimeout: 30000,
+  // A test that fails or times out can leave a child process behind (test/helpers/netns.ts kills what
+  // runs in its namespaces when a link is destroyed); should anything else stay open, the run still
+  // ends with its result instead of hanging until CI's limit.
+  forceExit: true,
 };

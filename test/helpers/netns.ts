@@ -94,6 +94,21 @@ function unlinkQuiet(file: string): void {
 }
 
 function deleteNs(ns: string): void {
+  // Processes a failed or timed-out test left running in the namespace (a sender blocked on a dead
+  // peer, a server never told to close) would keep their pipes to this process open, and jest would
+  // never exit: kill them first.
+  try {
+    const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    for (const pid of pids.split(/\s+/).filter(Boolean)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  } catch {
+    // no such namespace
+  }
   try {
     execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
   } catch {

@@ -364,6 +364,11 @@ for i in range(5):
     const sink = link.b.spawn('socat', ['-u', `UDP-RECV:9961,bind=${link.b.ip}`, 'STDOUT']);
     let sunk = '';
     sink.stdout!.on('data', (d: Buffer) => (sunk += d.toString()));
+    // socat binds after it starts: on a loaded machine a datagram sent before that meets a closed port.
+    for (let i = 0; i < 500; i++) {
+      if ((await link.b.exec('ss', ['-Hun', 'sport', '= :9961'])).stdout.includes(':9961')) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
     const echo = link.b.spawn(process.execPath, ['-e', `
       const s = require('node:dgram').createSocket('udp4');
       s.on('message', (m, r) => s.send(Buffer.concat([Buffer.from('node:'), m]), r.port, r.address, () => s.close()));
