@@ -884,3 +884,91 @@ describe('FIN-WAIT-1, FIN-WAIT-2, CLOSING and TIME-WAIT', () => {
     expect(s.state).toBe(TcpState.Closed);
   });
 });
+
+describe('loss recovery against a Linux receiver (window updates in duplicate ACKs, few ACKs, timeouts)', () => {
+  const setup = () => {
+    const h = new Harness();
+    const { s, iss } = h.passive({ sack: true, ws: 7 });
+    const una = add(iss, 1);
+    const S = (k: number): number => add(una, k * 1460);
+    return { h, s, S };
+  };
+  const segs = (h: Harness): number[][] => h.out().map((x) => [x.seq, x.payload.length, x.flags]);
+
+  it('counts an ACK that SACKs new data as a duplicate even when its window changed (RFC 6675 §2)', () => {
+    const { h, s, S } = setup();
+    h.e.send(s, bytes(10 * 1460), 0, 10 * 1460, h.now);
+    expect(h.out()).toHaveLength(10);
+    // S0 is lost; Linux grows its window in every ACK while it queues S1, S2, S3 out of order.
+    h.ack(S(0), { sack: [S(1), S(2)], window: 1001 });
+    h.ack(S(0), { sack: [S(1), S(3)], window: 1002 });
+    expect(h.out()).toEqual([]);
+    h.ack(S(0), { sack: [S(1), S(4)], window: 1003 });
+    expect(segs(h)).toEqual([[S(0), 1460, ACK | PSH]]);
+    expect(s.counters).toMatchObject({ dupAcksIn: 3, fastRetransmits: 1, timeouts: 0 });
+    // An ACK repeating known SACK blocks (a window update) is not a duplicate.
+    h.ack(S(0), { sack: [S(1), S(4)], window: 1004 });
+    expect(s.counters.dupAcksIn).toBe(3);
+  });
+
+  it('enters recovery on a cumulative ACK that stops at a hole with three segments SACKed above it (IsLost)', () => {
+    const { h, s, S } = setup();
+    h.e.send(s, bytes(10 * 1460), 0, 10 * 1460, h.now);
+    h.out();
+    // One (compressed) ACK: S0 in, S1 lost, S2..S4 in.
+    h.ack(S(1), { sack: [S(2), S(5)] });
+    expect(segs(h)[0]).toEqual([S(1), 1460, ACK | PSH]);
+    expect(s.counters).toMatchObject({ fastRetransmits: 1, timeouts: 0 });
+  });
+
+  it('after a timeout, resends lost again are resent on the SACKs of later resends instead of waiting for another timeout', () => {
+    const { h, s, S } = setup();
+    h.e.send(s, bytes(10 * 1460), 0, 10 * 1460, h.now);
+    h.out();
+    // Nothing comes back: the tail loss probe, then the timeout resends S0 with a one-segment window.
+    for (let i = 0; i < 2000 && s.counters.timeouts === 0; i++) h.host.advance(1);
+    expect(segs(h).pop()).toEqual([S(0), 1460, ACK | PSH]);
+    expect(s.counters.timeouts).toBe(1);
+    // Slow start resends S1, S2, then S3, S4.
+    h.ack(S(1));
+    expect(segs(h).map((x) => x[0])).toEqual([S(1), S(2)]);
+    h.ack(S(2));
+    expect(segs(h).map((x) => x[0])).toEqual([S(3), S(4)]);
+    // S2 and S3 are lost again; S4's SACK shows it: S2 goes again at once (no new timeout).
+    h.ack(S(2), { sack: [S(4), S(5)] });
+    expect(segs(h).map((x) => x[0])).toEqual([S(2)]);
+    // S2 arrives; the ACK stops at S3, which the resend had passed before S2 went again: lost as well.
+    h.ack(S(3), { sack: [S(4), S(5)] });
+    expect(segs(h).map((x) => x[0])[0]).toBe(S(3));
+    // Each hole once: another duplicate for S3 sends nothing more.
+    h.ack(S(3), { sack: [S(4), S(5)], window: 1010 });
+    expect(h.out().filter((x) => x.seq === S(3))).toEqual([]);
+    expect(s.counters).toMatchObject({ timeouts: 1, fastRetransmits: 0 });
+  });
+
+  it('a reset with data or a FIN unacknowledged goes at SND.UNA and at SND.MAX (RFC 5961: only an exact one is taken)', () => {
+    const { h, s, S } = setup();
+    h.data(S(0), 'bye');
+    h.in({ flags: FIN | ACK, seq: seq(h.pseq), ack: seq(S(0)), window: h.wnd });
+    h.recvAll(s);
+    h.e.close(s, h.now);
+    const [fin] = h.out().filter((x) => x.flags & FIN);
+    expect(s.state).toBe(TcpState.LastAck);
+    expect(h.e.finishing()).toBe(1);
+    h.e.resetAll(h.now);
+    expect(segs(h).filter((x) => x[2] & RST).map((x) => x[0])).toEqual([fin.seq, add(fin.seq, 1)]);
+    expect(s.state).toBe(TcpState.Closed);
+    expect(h.e.finishing()).toBe(0);
+  });
+
+  it('resetAll leaves listeners, FIN-WAIT-2 and TIME-WAIT without a reset', () => {
+    const { h, s, S } = setup();
+    h.e.close(s, h.now);
+    h.out();
+    h.ack(add(S(0), 1));
+    expect(s.state).toBe(TcpState.FinWait2);
+    expect(h.e.finishing()).toBe(0);
+    h.e.resetAll(h.now);
+    expect(h.out()).toEqual([]);
+  });
+});

@@ -515,6 +515,40 @@ export class TcpEngine {
     return this.live;
   }
 
+  /**
+   * Closed connections whose data or FIN the peer has not acknowledged yet (FIN-WAIT-1, CLOSING,
+   * LAST-ACK): the kernel finishes these after the process has gone; a user-space stack only while
+   * the process lives (lib/runtime.ts lingers for them at exit).
+   */
+  finishing(): number {
+    let n = 0;
+    for (const s of this.live) {
+      if (s.orphan && (s.state === TcpState.FinWait1 || s.state === TcpState.Closing || s.state === TcpState.LastAck)) n++;
+    }
+    return n;
+  }
+
+  /**
+   * The process is going: RST to every connection whose peer still expects an answer (SO_LINGER 0 for
+   * all), so that no peer waits forever for a FIN nobody will retransmit. Listeners, FIN-WAIT-2 (our FIN
+   * is acknowledged: the peer has its EOF) and TIME-WAIT go quietly.
+   */
+  resetAll(now: number): void {
+    for (const s of [...this.live]) {
+      switch (s.state) {
+        case TcpState.Listen:
+          this.close(s, now);
+          break;
+        case TcpState.FinWait2:
+        case TcpState.TimeWait:
+        case TcpState.Closed:
+          break;
+        default:
+          this.abort(s, now);
+      }
+    }
+  }
+
   // =============================================================================================
   // Input
 
@@ -1030,9 +1064,15 @@ export class TcpEngine {
     const newWnd = seg.window << s.sndWscale;
     if (seqGt(ack, s.sndUna)) {
       this.newAck(s, seg, now);
+    } else if (ack === s.sndUna && s.sndMax !== s.sndUna && s.sackOn && seg.sackCount > 0) {
+      // RFC 6675 §2: with SACK a duplicate ACK is one that SACKs new data, whatever else it carries. A
+      // receiver that grows its window while it queues out-of-order data (Linux) sends no RFC 5681
+      // duplicates at all: counting only those, a loss waits for the timeout.
+      const before = this.sackedBytes(s);
+      this.takeSack(s, seg);
+      if (this.sackedBytes(s) > before) this.dupAck(s, now);
     } else if (ack === s.sndUna && seg.payloadLength === 0 && !(seg.flags & (F_SYN | F_FIN)) && newWnd === s.sndWnd && s.sndMax !== s.sndUna) {
       // RFC 5681 §2 "DUPLICATE ACKNOWLEDGMENT" (all five conditions).
-      if (s.sackOn && seg.sackCount > 0) this.takeSack(s, seg);
       this.dupAck(s, now);
     } else if (s.sackOn && seg.sackCount > 0) {
       this.takeSack(s, seg);
@@ -1123,6 +1163,11 @@ export class TcpEngine {
       }
     } else {
       s.dupAcks = 0;
+      // After a repair (below), a cumulative ACK that stops at a hole the resend had passed before the
+      // repair went out: that hole's resend is lost as well (RFC 6582's partial acknowledgment).
+      if (s.lossRepairSet && s.sackedCount > 0 && seqLt(ack, s.recover) && seqGt(ack, s.lossRepairAt) && seqLt(ack, s.lossRepairNxt)) {
+        this.repairLostResend(s, now);
+      }
       // RFC 7661's idea: grow cwnd only while it limits the sender (not beyond twice the flight).
       if (s.cc.cwnd <= 2 * flightBefore) {
         const rtt = s.hasRtt ? s.srtt : 100;
@@ -1138,6 +1183,9 @@ export class TcpEngine {
         }
         this.cc.onAck(s.cc, left, mss, rtt, now);
       }
+      // RFC 6675 §5 IsLost: an ACK that moves SND.UNA up to a hole with three segments SACKed above it
+      // shows that hole lost, however the SACKs arrived.
+      if (s.sackedCount > 0 && s.sackOn && !seqLt(s.sndUna, s.recover) && this.sackedBytes(s) >= 3 * mss) this.enterRecovery(s, now);
     }
     s.tlpSent = false;
     if (s.sndUna === s.sndMax) {
@@ -1161,6 +1209,12 @@ export class TcpEngine {
       if (!s.sackOn) s.cc.cwnd += mss; // RFC 6582 step 4: inflate
       return; // output() after the segment sends what the window now allows
     }
+    // RFC 6582 §3.2 step 2: a new recovery only when the cumulative ACK covers more than `recover`.
+    if (seqLt(s.sndUna, s.recover)) {
+      // After a timeout: with SACK, this ACK SACKed new data, which the resend sent after SND.UNA's.
+      if (s.sackOn) this.repairLostResend(s, now);
+      return;
+    }
     // RFC 5827 early retransmit: with fewer than four segments out and nothing new to send, one
     // duplicate ACK fewer than segments outstanding is enough.
     const outstanding = Math.ceil(seqSub(s.sndMax, s.sndUna) / mss);
@@ -1168,9 +1222,12 @@ export class TcpEngine {
     const thresh = unsent <= 0 && outstanding < 4 ? Math.max(outstanding - 1, 1) : 3;
     // After a tail loss probe, a duplicate ACK shows a hole below the probe (RFC 8985 §7.4).
     const enough = s.dupAcks >= thresh || (s.sackOn && this.sackedBytes(s) >= 3 * mss) || s.tlpSent;
-    if (!enough) return;
-    // RFC 6582 §3.2 step 2: only when the cumulative ACK covers more than `recover`.
-    if (seqLt(s.sndUna, s.recover)) return;
+    if (enough) this.enterRecovery(s, now);
+  }
+
+  /** Fast retransmit and the start of fast recovery (RFC 5681 §3.2, RFC 6582 §3.2 step 2, RFC 6675 §5). */
+  private enterRecovery(s: TcpSocket, now: number): void {
+    const mss = s.mssData;
     const flight = seqSub(s.sndMax, s.sndUna);
     this.cc.onLoss(s.cc, flight, mss, now);
     s.inRecovery = true;
@@ -1182,11 +1239,42 @@ export class TcpEngine {
     if (s.sackOn) {
       s.cc.cwnd = s.cc.ssthresh;
       s.rtxNext = s.sndUna;
+      // RFC 6675 §5 step (4.3): the first hole goes now, whatever the pipe says; only further holes wait
+      // for the pipe to drop below cwnd (with few ACKs coming back, waiting could last until the timeout).
+      const firstSacked = s.sackedCount > 0 ? seq(s.sacked[0]) : s.sndMax;
+      const sent = seqGt(firstSacked, s.sndUna) ? this.retransmitAt(s, s.sndUna, now, seqSub(firstSacked, s.sndUna)) : 0;
+      if (sent > 0) {
+        s.rtxNext = seqAdd(s.sndUna, sent);
+        s.rtxMark = s.sndMax;
+        s.rtxMarkSet = true;
+      }
     } else {
       s.cc.cwnd = s.cc.ssthresh + 3 * mss;
       this.retransmitAt(s, s.sndUna, now);
     }
     this.restartRto(s, now);
+  }
+
+  /**
+   * After a timeout the flight is sent again from SND.UNA (SND.NXT rewound) with `recover` at the old
+   * SND.MAX, below which RFC 6582 allows no new recovery: a resent segment lost again would wait for the
+   * next timeout, and at a few percent loss most of the time goes to timeouts. With SACK the loss is
+   * seen: the resend skips SACKed ranges, so a duplicate ACK (one SACKing new data) for a hole the resend
+   * already covered means that data resent after the hole arrived and the hole's resend did not (RACK's
+   * rule, RFC 8985 §6.2, without its reordering window). It is sent once more, without a further window
+   * reduction (RFC 6675 §5.1
+   * continues SACK-based loss recovery after a timeout; Linux's Loss state does the same).
+   */
+  private repairLostResend(s: TcpSocket, now: number): void {
+    if (!s.sackOn || !seqLt(s.sndUna, s.sndNxt)) return; // the resend has not reached this hole yet
+    if (s.lossRepairSet && s.lossRepairAt === s.sndUna) return; // once per hole
+    s.lossRepairAt = s.sndUna;
+    s.lossRepairNxt = s.sndNxt;
+    s.lossRepairSet = true;
+    if (this.retransmitAt(s, s.sndUna, now) > 0) {
+      this.counters.lostRetransmits++;
+      this.restartRto(s, now);
+    }
   }
 
   /** Merges a segment's SACK blocks (RFC 2018 §3) into the scoreboard (blocks outside (SND.UNA, SND.MAX] are ignored). */
@@ -1507,7 +1595,7 @@ export class TcpEngine {
           break;
         }
       }
-      const sent = this.sendData(s, s.sndNxt, len, fin, now, retrans ? 0 : gsoMax);
+      const sent = this.sendData(s, s.sndNxt, len, fin, now, retrans ? 0 : gsoMax, retrans || usable - len < mss);
       if (sent < 0) break;
       const finSent = fin && sent === len + 1;
       // (A TSO segment ending in a partial MSS counts as small for Nagle, as its last piece is.)
@@ -1590,7 +1678,7 @@ export class TcpEngine {
     if (len < 0) len = 0;
     const fin = s.finQueued && seqAdd(at, len) === s.finSeq && seqGt(s.sndMax, s.finSeq);
     if (len === 0 && !fin) return 0;
-    const sent = this.sendData(s, at, len, fin, now);
+    const sent = this.sendData(s, at, len, fin, now, 0, true);
     if (sent <= 0) return 0;
     s.timing = false; // Karn: no sample from a retransmitted range
     s.counters.retransmits++;
@@ -1604,7 +1692,7 @@ export class TcpEngine {
    * With `gsoMax` (TSO, the host's largest TCP segment), `len` may span many segments: it is cut to
    * a whole number of segments unless it ends the send buffer, and the device segments it.
    */
-  private sendData(s: TcpSocket, at: SeqNum, len: number, fin: boolean, now: number, gsoMax = 0): number {
+  private sendData(s: TcpSocket, at: SeqNum, len: number, fin: boolean, now: number, gsoMax = 0, push = false): number {
     const r = this.txr;
     this.header(s, r, F_ACK, at, now);
     // Options (timestamps, SACK blocks) come out of the payload's room (RFC 6691).
@@ -1628,7 +1716,7 @@ export class TcpEngine {
       fin = false;
     }
     if (fin) r.flags |= F_FIN;
-    if (len > 0 && seqAdd(at, len) === dataEnd) r.flags |= F_PSH;
+    if (len > 0 && (push || seqAdd(at, len) === dataEnd)) r.flags |= F_PSH;
     r.payloadLength = len;
     if (!this.emit(s, r, s.localIp | 0, s.remoteIp | 0, len > 0 ? s.tx : null, seqSub(at, s.txSeq), now, gsoSize)) return -1;
     s.counters.txBytes += len;
@@ -1705,9 +1793,22 @@ export class TcpEngine {
     resetRepr(r);
     r.srcPort = s.localPort;
     r.dstPort = s.remotePort;
-    r.seq = s.sndMax;
     r.ack = s.rcvNxt;
     r.flags = F_RST | F_ACK;
+    if (s.sndUna !== s.sndMax && s.state >= TcpState.Established) {
+      // With data or a FIN unacknowledged the peer's RCV.NXT is somewhere in [SND.UNA, SND.MAX]: an RST
+      // not exactly at it draws a challenge ACK (RFC 5961 §3.2), which only a live socket could answer.
+      // SND.UNA is exact when the rest was lost (a lost FIN), SND.MAX when it all arrived.
+      r.seq = s.sndUna;
+      this.counters.resetsOut++;
+      this.emit(s, r, s.localIp | 0, s.remoteIp | 0, null, 0, now);
+      resetRepr(r);
+      r.srcPort = s.localPort;
+      r.dstPort = s.remotePort;
+      r.ack = s.rcvNxt;
+      r.flags = F_RST | F_ACK;
+    }
+    r.seq = s.sndMax;
     this.counters.resetsOut++;
     this.emit(s, r, s.localIp | 0, s.remoteIp | 0, null, 0, now);
   }
@@ -1905,6 +2006,7 @@ export class TcpEngine {
         s.inRecovery = false;
         s.dupAcks = 0;
         s.recover = s.sndMax; // RFC 6582 §4: after a timeout, no fast retransmit below this
+        s.lossRepairSet = false;
         // RFC 2018 §8 lets the receiver renege on SACKed data. Like Linux, the scoreboard survives one
         // timeout (the resend skips SACKed ranges); a second timeout in a row forgets it.
         if (s.retries > 1) s.sackedCount = 0;

@@ -301,6 +301,13 @@ export class TcpSocket {
   /** SND.MAX when the last hole was retransmitted (SACKs above it reveal lost retransmissions). */
   rtxMark: SeqNum = seq(0);
   rtxMarkSet = false;
+  /**
+   * After a timeout (SND.UNA below `recover`, resending from SND.UNA): the hole last resent again because
+   * SACKs showed its resend lost, and SND.NXT at that moment (holes below it were resent before the repair).
+   */
+  lossRepairAt: SeqNum = seq(0);
+  lossRepairNxt: SeqNum = seq(0);
+  lossRepairSet = false;
   /** Sender scoreboard: SACKed ranges above SND.UNA, sorted, disjoint. */
   readonly sacked = new Uint32Array(2 * MAX_SACKED_RANGES);
   sackedCount = 0;
