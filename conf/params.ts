@@ -71,6 +71,9 @@ export const tsvmaParams = [
   bool('loopback', 'TSVMA_LOOPBACK', false,
     '1: traffic on 127.0.0.0/8 between offloaded sockets of one process goes through the user-space stack over a sim device.',
     'In-process loopback offload; 0 leaves loopback to Node.'),
+  int('linger', 'TSVMA_LINGER', 5000, { min: 0, max: 600000 },
+    "Milliseconds a process whose last offloaded socket has closed stays alive to finish TCP closes the peer has not acknowledged yet (its FIN retransmitted); then, and at process exit, every connection still open is reset.",
+    'A kernel finishes closed connections after their process has gone; tsvma finishes them in the process: the runtime keeps the event loop alive while closed connections wait for the peer to acknowledge their FIN, for at most this long, and resets what remains (and every open connection at process exit) so that no peer waits for a FIN that will never come. 0: no wait.'),
   row({
     name: 'logLevel', env: 'TSVMA_LOG', type: 'pinoLevel', default: 'warn',
     defaultText: '`warn`, or what VMA_TRACELEVEL maps to when only it is set',

@@ -23,6 +23,8 @@ export interface Runtime {
   readonly loaded: LoadedConfig;
   /** Offloaded sockets that keep the process alive (ref'd). */
   refs: number;
+  /** Set while the runtime waits for closed TCP connections to finish (see adjustRefs). */
+  linger: NodeJS.Timeout | null;
 }
 
 let rt: Runtime | null | undefined;
@@ -36,9 +38,12 @@ export function runtime(): Runtime | null {
     return rt;
   }
   const engine = Engine.open(loaded.config, poolAllocator ? { ring: { alloc: poolAllocator } } : {});
-  rt = { engine, udp: new Udp(engine.stack), tcp: new Tcp(engine.stack), loaded, refs: 0 };
+  rt = { engine, udp: new Udp(engine.stack), tcp: new Tcp(engine.stack), loaded, refs: 0, linger: null };
   if (engine.ring.device instanceof DaemonDevice) watchRingd(rt, engine.ring.device); // ringd restarts: docs/ringd.md
   startStats(rt); // lib/stats: the tsvmastat.<pid> file and the socket registry
+  // After the statistics' own exit listener: VMA_STATS_FILE records the sockets as they were.
+  process.off('exit', resetAtExit);
+  process.once('exit', resetAtExit);
   return rt;
 }
 
@@ -62,10 +67,54 @@ export function setPoolAllocator(a: NonNullable<RingOptions['alloc']> | null): b
   return true;
 }
 
-/** Adjusts the count of ref'd offloaded sockets; the poller keeps the process alive while it is > 0. */
+/**
+ * Adjusts the count of ref'd offloaded sockets; the poller keeps the process alive while it is > 0,
+ * and after the last one for up to TSVMA_LINGER while closed TCP connections still wait for
+ * the peer to acknowledge their FIN (a lost FIN is retransmitted, as the kernel would after the
+ * process had exited); what is left then is reset.
+ */
 export function adjustRefs(r: Runtime, delta: number): void {
   r.refs += delta;
-  r.engine.poller.setKeepAlive(r.refs > 0);
+  if (r.refs > 0) {
+    if (r.linger) {
+      clearInterval(r.linger);
+      r.linger = null;
+    }
+    r.engine.poller.setKeepAlive(true);
+    return;
+  }
+  const lingerMs = r.loaded.config.linger;
+  if (r.linger || lingerMs === 0 || r.tcp.finishing() === 0) {
+    if (!r.linger) r.engine.poller.setKeepAlive(false);
+    return;
+  }
+  r.engine.poller.setKeepAlive(true);
+  const deadline = Date.now() + lingerMs;
+  r.linger = setInterval(() => {
+    const left = r.tcp.finishing();
+    if (left > 0 && Date.now() < deadline) return;
+    if (left > 0) {
+      r.tcp.resetAll(r.engine.clock());
+      r.engine.flush();
+    }
+    clearInterval(r.linger!);
+    r.linger = null;
+    r.engine.poller.setKeepAlive(r.refs > 0);
+  }, 20);
+}
+
+/** Process exit: the connections still open are reset (their peers would otherwise wait for a FIN forever). */
+function resetAtExit(): void {
+  if (!rt) return;
+  try {
+    rt.tcp.resetAll(rt.engine.clock());
+    rt.engine.flush();
+    // No more turns: a device event left pending would call into JS while Node tears the loop down
+    // (koffi aborts the process then).
+    rt.engine.poller.stop();
+  } catch {
+    // the device may be gone already; nothing more can be sent
+  }
 }
 
 /**
@@ -86,6 +135,7 @@ export function offloadDecision(r: Runtime, role: Role, local: { ip: number; por
 /** Closes the runtime (tests, shutdown). */
 export function closeRuntime(): void {
   stopStats();
+  if (rt?.linger) clearInterval(rt.linger);
   if (rt) rt.engine.close();
   rt = undefined;
   poolAllocator = null;

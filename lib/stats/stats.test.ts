@@ -31,7 +31,7 @@ function makeRuntime(env: Record<string, string>): Runtime {
   const config = resolveConfig({ VMA_CONFIG_FILE: '/nonexistent/libvma.conf', VMA_STATS_SHMEM_DIR: dir, ...env });
   const engine = new Engine({ device: new SimWire().attach(0x020000000002), ip: 0xc6120002, prefix: 24, loopback: true });
   const loaded = { config, rules: [], ruleErrors: [], program: 'jest', warnings: [] } as unknown as LoadedConfig;
-  return { engine, udp: new Udp(engine.stack), tcp: new Tcp(engine.stack), loaded, refs: 0 };
+  return { engine, udp: new Udp(engine.stack), tcp: new Tcp(engine.stack), loaded, refs: 0, linger: null };
 }
 
 function open(owner: object, port = 0): UdpSocket {

@@ -161,6 +161,51 @@ describe('TCP: tsvma (packet device) and the Linux kernel', () => {
     }
   }, 320000);
 
+  test('a lost last FIN keeps the process until the kernel acknowledges it; process.exit() with a connection open resets it', async () => {
+    const table = `tsvma_fin_${process.pid}`;
+    const nft = (...args: string[]) => link.b.exec('nft', args);
+    expect((await nft('add', 'table', 'inet', table)).code).toBe(0);
+    try {
+      expect((await nft('add', 'chain', 'inet', table, 'input', '{ type filter hook input priority 0; }')).code).toBe(0);
+      // The first FIN from tsvma is dropped (a 60-byte quota: one FIN segment).
+      expect((await nft('add', 'rule', 'inet', table, 'input', 'ip', 'saddr', link.a.ip, 'tcp', 'flags', '&', 'fin', '==', 'fin', 'quota', 'until', '60', 'bytes', 'counter', 'drop')).code).toBe(0);
+      // The server's last socket closes right after its FIN: without waiting for the FIN's ACK the
+      // process would exit and the kernel client would wait for that FIN forever.
+      const server = watch(spawnNode(link.a, tsvmaEnv(link), `
+        const net = require(${JSON.stringify(tsvmaNet)});
+        const srv = net.createServer((c) => { c.resume(); c.on('end', () => { c.end(); srv.close(); }); });
+        srv.listen(7006, () => console.log('listening'));`));
+      await server.line(/listening/);
+      const t0 = Date.now();
+      const client = await link.b.exec(process.execPath, ['-e', `
+        const s = require('net').connect(7006, '${link.a.ip}', () => s.end('hello'));
+        s.on('end', () => console.log('eof'));
+        s.on('close', (hadError) => console.log('close', hadError));
+        s.on('error', (e) => console.log('error', e.code));`], { timeoutMs: 15000 });
+      expect(client.stdout.trim().split('\n')).toEqual(['eof', 'close false']);
+      expect(await server.exited).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(5000); // one retransmission timeout, not the linger bound
+      expect((await nft('list', 'table', 'inet', table)).stdout).toMatch(/counter packets 1 /);
+      // process.exit() while connected: the kernel peer learns at once instead of waiting on a dead peer.
+      const ks = watch(link.b.spawn(process.execPath, ['-e', `
+        const srv = require('net').createServer((c) => {
+          c.on('data', (d) => console.log('data', d.toString()));
+          c.on('error', (e) => { console.log('error', e.code); srv.close(); });
+          c.on('end', () => { console.log('end'); srv.close(); });
+        });
+        srv.listen(7007, '${link.b.ip}', () => console.log('listening'));`]));
+      await ks.line(/listening/);
+      const tc = watch(spawnNode(link.a, tsvmaEnv(link), `
+        const sock = require(${JSON.stringify(tsvmaNet)}).connect(7007, '${link.b.ip}', () => sock.write('x', () => setTimeout(() => process.exit(0), 50)));`));
+      expect(await tc.exited).toBe(0);
+      await ks.line(/error ECONNRESET/, 5000);
+      expect(ks.out).toContain('data x');
+      await ks.exited;
+    } finally {
+      await nft('delete', 'table', 'inet', table);
+    }
+  }, 60000);
+
   test('half-close and abortive close, as the kernel sees them', async () => {
     const server = watch(spawnNode(link.a, tsvmaEnv(link), `
       const net = require(${JSON.stringify(tsvmaNet)});
