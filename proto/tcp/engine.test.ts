@@ -946,6 +946,26 @@ describe('loss recovery against a Linux receiver (window updates in duplicate AC
     expect(s.counters).toMatchObject({ timeouts: 1, fastRetransmits: 0 });
   });
 
+  it('in recovery, when nothing comes back after the resends, a probe goes after 2·SRTT instead of the 200 ms timeout', () => {
+    const { h, s, S } = setup();
+    h.e.send(s, bytes(20 * 1460), 0, 20 * 1460, h.now);
+    expect(h.out()).toHaveLength(10); // the initial window; ten segments wait
+    h.host.advance(1);
+    h.ack(S(1), { sack: [S(2), S(5)] });
+    expect(segs(h)[0][0]).toBe(S(1));
+    expect(s.info().rtoMs).toBe(200);
+    // The one (compressed) ACK for the resend is lost: the probe goes within 2·SRTT (10 ms at least).
+    h.host.advance(20);
+    const probe = h.out();
+    expect(probe.map((x) => [x.seq, x.payload.length])).toEqual([[S(10), 1460]]); // new data, beyond the pipe
+    expect(h.e.counters.tailLossProbes).toBe(1);
+    expect(s.counters.timeouts).toBe(0);
+    // Its SACK shows the resend of S1 lost (data sent after it arrived): S1 goes again, still no timeout.
+    h.ack(S(1), { sack: [S(2), S(5), S(10), add(S(10), probe[0].payload.length)] });
+    expect(h.out().map((x) => x.seq)).toContain(S(1));
+    expect(s.counters.timeouts).toBe(0);
+  });
+
   it('a reset with data or a FIN unacknowledged goes at SND.UNA and at SND.MAX (RFC 5961: only an exact one is taken)', () => {
     const { h, s, S } = setup();
     h.data(S(0), 'bye');

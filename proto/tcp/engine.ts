@@ -1252,7 +1252,8 @@ export class TcpEngine {
       s.cc.cwnd = s.cc.ssthresh + 3 * mss;
       this.retransmitAt(s, s.sndUna, now);
     }
-    this.restartRto(s, now);
+    s.persisting = false;
+    this.armProbeOrRto(s, now);
   }
 
   /**
@@ -1897,7 +1898,11 @@ export class TcpEngine {
    */
   private armProbeOrRto(s: TcpSocket, now: number): void {
     s.ptoArmed = false;
-    if (s.sackOn && s.hasRtt && !s.inRecovery && !s.tlpSent && (s.state === TcpState.Established || s.state === TcpState.CloseWait)) {
+    // Also in recovery, unlike RFC 8985 §7.2 (and Linux): a Linux receiver with SACK compression may
+    // answer a whole burst of retransmissions and new data with one ACK; when that ACK is lost and the
+    // window is small nothing else comes back, and the probe draws in 2·SRTT the ACK the timeout would
+    // wait 200 ms for (docs/benchmarks.md, TCP under loss).
+    if (s.sackOn && s.hasRtt && !s.tlpSent && (s.state === TcpState.Established || s.state === TcpState.CloseWait)) {
       let pto = Math.max(2 * s.srtt, 10);
       if (seqSub(s.sndMax, s.sndUna) <= s.mssData) pto += 200; // RFC 8985 WCDelAckT
       if (pto < this.backedOffRto(s)) {
@@ -1917,9 +1922,12 @@ export class TcpEngine {
     const before = s.sndMax;
     const mss = s.mssData;
     if (seqSub(seqAdd(s.txSeq, s.tx!.len), s.sndMax) > 0 && seqSub(s.sndMax, s.sndUna) + mss <= s.sndWnd) {
-      s.cc.cwnd += mss;
+      // One new segment beyond whatever the window holds (in recovery the pipe may exceed cwnd).
+      const flight = s.inRecovery && s.sackOn ? this.pipe(s) : seqSub(s.sndNxt, s.sndUna);
+      const extra = Math.max(mss, flight + mss - s.cc.cwnd);
+      s.cc.cwnd += extra;
       this.output(s, now);
-      s.cc.cwnd -= mss;
+      s.cc.cwnd -= extra;
     }
     if (s.sndMax === before) {
       const back = Math.min(mss, seqSub(s.sndMax, s.sndUna));
