@@ -10,6 +10,7 @@
  * tsvma's do (with GSO on, a 64 KiB burst is one packet to nftables and loss events are ~40× rarer).
  *
  * Run as root: npm run build && node dist/bench/tcp_loss.bench.js [rounds=3] [loss%=5] [hooks=input,output]
+ * (BYTES=N changes the 8 MiB; loss 0 measures the clean path.)
  * TSVMA_NET=before=/x/dist/lib/net.js,after=/y/dist/lib/net.js runs the tsvma sender of each build in
  * every round (a change measured before/after on one link in one run).
  */
@@ -20,7 +21,7 @@ import { createLink } from '../test/helpers/netns';
 const ROUNDS = Number(process.argv[2] ?? 3);
 const LOSS = Number(process.argv[3] ?? 5);
 const HOOKS = (process.argv[4] ?? 'input,output').split(',');
-const BYTES = 8 * 1024 * 1024;
+const BYTES = Number(process.env.BYTES ?? 8 * 1024 * 1024);
 const NETS = (process.env.TSVMA_NET ?? path.join(__dirname, '..', 'lib', 'net.js')).split(',').map((b) => {
   const i = b.indexOf('=');
   return i > 0 ? { name: b.slice(0, i), mod: b.slice(i + 1) } : { name: 'tsvma', mod: b };
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
       await link.b.exec('nft', ['add', 'rule', 'inet', table, hook, 'meta', 'l4proto', 'tcp', 'numgen', 'random', 'mod', '100', '<', String(LOSS), 'drop']);
     }
     const tsvmaEnv = { TSVMA_DEVICE: `packet:${link.a.ifname}`, TSVMA_ADDR: `${link.a.ip}/24` };
-    console.log(`TCP, 8 MiB one way, ${LOSS}% random loss on the kernel side's ${HOOKS.join(' and ')} hook(s), ${ROUNDS} rounds`);
+    console.log(`TCP, ${BYTES / 1048576} MiB one way, ${LOSS}% random loss on the kernel side's ${HOOKS.join(' and ')} hook(s), ${ROUNDS} rounds`);
     const results: Record<string, string[]> = {};
     let port = 7100;
     for (let round = 0; round < ROUNDS; round++) {
