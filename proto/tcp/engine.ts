@@ -48,8 +48,8 @@ export interface TcpHost {
   /** The route to `dst`, or null (not on the hot path: called at connect/accept). */
   route(dst: number): TcpRoute | null;
   /**
-   * Sends one segment: the header from `r` (payloadLength set) and, when payloadLength > 0, that many
-   * bytes of `data` from logical position `pos`. `s` is null for resets to no socket (route by dst).
+   * Sends one segment: the header from `r` (payloadLength set; only read) and, when payloadLength > 0, that
+   * many bytes of `data` from logical position `pos`. `s` is null for resets to no socket (route by dst).
    * `src`/`dst` may come as `addr | 0` (signed): normalise with `>>> 0` where it matters.
    * Returns false when no buffer was available (the segment is lost; timers recover).
    * `gsoSize` > 0 (only when `gsoMax` allowed it): the payload is larger than one segment and the
@@ -1068,9 +1068,9 @@ export class TcpEngine {
       // RFC 6675 §2: with SACK a duplicate ACK is one that SACKs new data, whatever else it carries. A
       // receiver that grows its window while it queues out-of-order data (Linux) sends no RFC 5681
       // duplicates at all: counting only those, a loss waits for the timeout.
-      const before = this.sackedBytes(s);
+      const before = s.sackedBytes;
       this.takeSack(s, seg);
-      if (this.sackedBytes(s) > before) this.dupAck(s, now);
+      if (s.sackedBytes > before) this.dupAck(s, now);
     } else if (ack === s.sndUna && seg.payloadLength === 0 && !(seg.flags & (F_SYN | F_FIN)) && newWnd === s.sndWnd && s.sndMax !== s.sndUna) {
       // RFC 5681 §2 "DUPLICATE ACKNOWLEDGMENT" (all five conditions).
       this.dupAck(s, now);
@@ -1165,7 +1165,7 @@ export class TcpEngine {
       s.dupAcks = 0;
       // After a repair (below), a cumulative ACK that stops at a hole the resend had passed before the
       // repair went out: that hole's resend is lost as well (RFC 6582's partial acknowledgment).
-      if (s.lossRepairSet && s.sackedCount > 0 && seqLt(ack, s.recover) && seqGt(ack, s.lossRepairAt) && seqLt(ack, s.lossRepairNxt)) {
+      if (s.sackedCount > 0 && seqLt(ack, s.recover) && seqGt(ack, s.lossRepairAt) && seqLt(ack, s.lossRepairNxt)) {
         this.repairLostResend(s, now);
       }
       // RFC 7661's idea: grow cwnd only while it limits the sender (not beyond twice the flight).
@@ -1185,7 +1185,7 @@ export class TcpEngine {
       }
       // RFC 6675 §5 IsLost: an ACK that moves SND.UNA up to a hole with three segments SACKed above it
       // shows that hole lost, however the SACKs arrived.
-      if (s.sackedCount > 0 && s.sackOn && !seqLt(s.sndUna, s.recover) && this.sackedBytes(s) >= 3 * mss) this.enterRecovery(s, now);
+      if (s.sackedBytes >= 3 * mss && !seqLt(s.sndUna, s.recover)) this.enterRecovery(s, now);
     }
     s.tlpSent = false;
     if (s.sndUna === s.sndMax) {
@@ -1221,7 +1221,7 @@ export class TcpEngine {
     const unsent = seqSub(seqAdd(s.txSeq, s.tx!.len), s.sndMax);
     const thresh = unsent <= 0 && outstanding < 4 ? Math.max(outstanding - 1, 1) : 3;
     // After a tail loss probe, a duplicate ACK shows a hole below the probe (RFC 8985 §7.4).
-    const enough = s.dupAcks >= thresh || (s.sackOn && this.sackedBytes(s) >= 3 * mss) || s.tlpSent;
+    const enough = s.dupAcks >= thresh || s.sackedBytes >= 3 * mss || s.tlpSent;
     if (enough) this.enterRecovery(s, now);
   }
 
@@ -1263,15 +1263,14 @@ export class TcpEngine {
    * seen: the resend skips SACKed ranges, so a duplicate ACK (one SACKing new data) for a hole the resend
    * already covered means that data resent after the hole arrived and the hole's resend did not (RACK's
    * rule, RFC 8985 §6.2, without its reordering window). It is sent once more, without a further window
-   * reduction (RFC 6675 §5.1
-   * continues SACK-based loss recovery after a timeout; Linux's Loss state does the same).
+   * reduction (RFC 6675 §5.1 continues SACK-based loss recovery after a timeout; Linux's Loss state does
+   * the same).
    */
   private repairLostResend(s: TcpSocket, now: number): void {
     if (!s.sackOn || !seqLt(s.sndUna, s.sndNxt)) return; // the resend has not reached this hole yet
-    if (s.lossRepairSet && s.lossRepairAt === s.sndUna) return; // once per hole
+    if (s.lossRepairAt === s.sndUna && seqLt(s.lossRepairAt, s.lossRepairNxt)) return; // once per hole
     s.lossRepairAt = s.sndUna;
     s.lossRepairNxt = s.sndNxt;
-    s.lossRepairSet = true;
     if (this.retransmitAt(s, s.sndUna, now) > 0) {
       this.counters.lostRetransmits++;
       this.restartRto(s, now);
@@ -1311,15 +1310,18 @@ export class TcpEngine {
     let j = i;
     let nl = l;
     let nr = r;
+    let gone = 0; // bytes of the ranges replaced or dropped
     while (j < n && seqLe(seq(a[2 * j]), nr)) {
       if (seqLt(seq(a[2 * j]), nl)) nl = seq(a[2 * j]);
       if (seqGt(seq(a[2 * j + 1]), nr)) nr = seq(a[2 * j + 1]);
+      gone += seqSub(seq(a[2 * j + 1]), seq(a[2 * j]));
       j++;
     }
     const removed = j - i;
     if (removed === 0 && n === MAX_SACKED_RANGES) {
       if (i === n) return; // the scoreboard is full and this block is the highest: forget it
       n--; // drop the highest range to make room
+      gone += seqSub(seq(a[2 * n + 1]), seq(a[2 * n]));
     }
     // Replace ranges [i, j) with [nl, nr).
     const shift = 1 - removed;
@@ -1328,23 +1330,25 @@ export class TcpEngine {
     a[2 * i] = nl;
     a[2 * i + 1] = nr;
     s.sackedCount = n + shift;
+    s.sackedBytes += seqSub(nr, nl) - gone;
   }
 
+  /** Forgets the scoreboard below SND.UNA. */
   private pruneSacked(s: TcpSocket): void {
     const a = s.sacked;
     let k = 0;
-    while (k < s.sackedCount && seqLe(seq(a[2 * k + 1]), s.sndUna)) k++;
+    while (k < s.sackedCount && seqLe(seq(a[2 * k + 1]), s.sndUna)) {
+      s.sackedBytes -= seqSub(seq(a[2 * k + 1]), seq(a[2 * k]));
+      k++;
+    }
     if (k > 0) {
       a.copyWithin(0, 2 * k, 2 * s.sackedCount);
       s.sackedCount -= k;
     }
-    if (s.sackedCount > 0 && seqLt(seq(a[0]), s.sndUna)) a[0] = s.sndUna;
-  }
-
-  private sackedBytes(s: TcpSocket): number {
-    let n = 0;
-    for (let k = 0; k < s.sackedCount; k++) n += seqSub(seq(s.sacked[2 * k + 1]), seq(s.sacked[2 * k]));
-    return n;
+    if (s.sackedCount > 0 && seqLt(seq(a[0]), s.sndUna)) {
+      s.sackedBytes -= seqSub(s.sndUna, seq(a[0]));
+      a[0] = s.sndUna;
+    }
   }
 
   /**
@@ -1557,7 +1561,7 @@ export class TcpEngine {
       const dataEnd = seqAdd(s.txSeq, tx.len);
       const avail = seqSub(dataEnd, s.sndNxt);
       if (avail < 0) break; // FIN sent and nothing after it
-      const flight = s.inRecovery && s.sackOn ? this.pipe(s) : seqSub(s.sndNxt, s.sndUna);
+      const flight = this.inFlight(s);
       // RFC 3042 limited transmit: the first two duplicate ACKs each let one new segment out.
       const cwnd = !s.inRecovery && s.dupAcks > 0 && s.dupAcks < 3 && s.sndNxt === s.sndMax ? s.cc.cwnd + s.dupAcks * mss : s.cc.cwnd;
       const wnd = Math.min(s.sndWnd, cwnd);
@@ -1618,6 +1622,11 @@ export class TcpEngine {
       if (!s.rtoTimer!.scheduled) this.armProbeOrRto(s, now);
       if (finSent || force) break;
     }
+  }
+
+  /** The bytes output() counts against cwnd: the pipe in SACK recovery, else SND.NXT − SND.UNA. */
+  private inFlight(s: TcpSocket): number {
+    return s.inRecovery && s.sackOn ? this.pipe(s) : seqSub(s.sndNxt, s.sndUna);
   }
 
   /** RFC 6675-style pipe: bytes beyond the highest SACK plus hole bytes retransmitted and not yet acknowledged. */
@@ -1788,7 +1797,7 @@ export class TcpEngine {
     if (withAck) this.ackSent(s);
   }
 
-  /** <SEQ=SND.NXT><CTL=RST> for an abort. */
+  /** <SEQ=SND.MAX><ACK=RCV.NXT><CTL=RST,ACK> for an abort, after one at SND.UNA when data or a FIN is unacknowledged. */
   private sendReset(s: TcpSocket, now: number): void {
     const r = this.txr;
     resetRepr(r);
@@ -1803,11 +1812,6 @@ export class TcpEngine {
       r.seq = s.sndUna;
       this.counters.resetsOut++;
       this.emit(s, r, s.localIp | 0, s.remoteIp | 0, null, 0, now);
-      resetRepr(r);
-      r.srcPort = s.localPort;
-      r.dstPort = s.remotePort;
-      r.ack = s.rcvNxt;
-      r.flags = F_RST | F_ACK;
     }
     r.seq = s.sndMax;
     this.counters.resetsOut++;
@@ -1923,8 +1927,7 @@ export class TcpEngine {
     const mss = s.mssData;
     if (seqSub(seqAdd(s.txSeq, s.tx!.len), s.sndMax) > 0 && seqSub(s.sndMax, s.sndUna) + mss <= s.sndWnd) {
       // One new segment beyond whatever the window holds (in recovery the pipe may exceed cwnd).
-      const flight = s.inRecovery && s.sackOn ? this.pipe(s) : seqSub(s.sndNxt, s.sndUna);
-      const extra = Math.max(mss, flight + mss - s.cc.cwnd);
+      const extra = Math.max(mss, this.inFlight(s) + mss - s.cc.cwnd);
       s.cc.cwnd += extra;
       this.output(s, now);
       s.cc.cwnd -= extra;
@@ -2014,10 +2017,13 @@ export class TcpEngine {
         s.inRecovery = false;
         s.dupAcks = 0;
         s.recover = s.sndMax; // RFC 6582 §4: after a timeout, no fast retransmit below this
-        s.lossRepairSet = false;
+        s.lossRepairNxt = s.lossRepairAt; // no repair since this timeout (an empty range)
         // RFC 2018 §8 lets the receiver renege on SACKed data. Like Linux, the scoreboard survives one
         // timeout (the resend skips SACKed ranges); a second timeout in a row forgets it.
-        if (s.retries > 1) s.sackedCount = 0;
+        if (s.retries > 1) {
+          s.sackedCount = 0;
+          s.sackedBytes = 0;
+        }
         s.timing = false;
         s.sndNxt = s.sndUna;
         this.armRto(s, now);

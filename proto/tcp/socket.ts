@@ -304,13 +304,15 @@ export class TcpSocket {
   /**
    * After a timeout (SND.UNA below `recover`, resending from SND.UNA): the hole last resent again because
    * SACKs showed its resend lost, and SND.NXT at that moment (holes below it were resent before the repair).
+   * An empty range [lossRepairAt, lossRepairNxt) means no repair since the timeout.
    */
   lossRepairAt: SeqNum = seq(0);
   lossRepairNxt: SeqNum = seq(0);
-  lossRepairSet = false;
   /** Sender scoreboard: SACKed ranges above SND.UNA, sorted, disjoint. */
   readonly sacked = new Uint32Array(2 * MAX_SACKED_RANGES);
   sackedCount = 0;
+  /** Bytes the scoreboard covers (the sum of its ranges, kept with them: no scan per ACK). */
+  sackedBytes = 0;
 
   // ---- @internal: keep-alive
   keepAlive = false;
