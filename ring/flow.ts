@@ -106,6 +106,9 @@ export class FlowTable {
   readonly key: FlowKey = { protocol: 0, srcIp: 0, srcPort: 0, dstIp: 0, dstPort: 0 };
   /** Ethertype of the last classified frame (after a VLAN tag). */
   ethertype = 0;
+  /** Offsets (in the region) of the IPv4 and the UDP/TCP header of the last frame classified L4. */
+  l3 = 0;
+  l4 = 0;
 
   /** Tuple flows attached (5-tuple, 3-tuple and port). */
   get size(): number {
@@ -234,6 +237,8 @@ export class FlowTable {
     k.dstIp = dv.getInt32(l3 + 16);
     k.srcPort = dv.getUint16(l3 + ihl);
     k.dstPort = dv.getUint16(l3 + ihl + 2);
+    this.l3 = l3;
+    this.l4 = l3 + ihl;
     return FrameClass.L4;
   }
 

@@ -245,7 +245,6 @@ export class Poller {
     }
   }
 
-  /** Goes hot now if sleeping (e.g. to run work queued outside a turn). Not activity by itself. */
   /** Frames taken per ring per turn from now on (vma_modify_ring on a device without a CQ to moderate). */
   setBudget(n: number): void {
     this.budget = Math.max(1, Math.floor(n));
@@ -276,6 +275,7 @@ export class Poller {
     return frames;
   }
 
+  /** Goes hot now if sleeping (e.g. to run work queued outside a turn). Not activity by itself. */
   kick(): void {
     if (this.sleeping) this.wakeUp(Wake.Kick);
   }

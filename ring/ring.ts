@@ -262,10 +262,10 @@ export class Ring {
     this.txCount = 0;
     this.closed = true;
     this.device.close();
-    const free = this.alloc?.free;
-    if (free) {
-      if (this.alloc!.rx) free(this.rxPool.region.u8);
-      if (this.alloc!.tx) free(this.txPool.region.u8);
+    const a = this.alloc;
+    if (a?.free) {
+      if (a.rx) a.free(this.rxPool.region.u8);
+      if (a.tx) a.free(this.txPool.region.u8);
     }
   }
 }

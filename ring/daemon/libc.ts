@@ -10,6 +10,7 @@
  */
 import koffi from 'koffi';
 import { libc as packetLibc } from '../packet/libc';
+import { errnoName } from '../packet/socket';
 
 export {
   EACCES, EAGAIN, EINTR, ENOENT, errno, MAP_FAILED, MAP_SHARED, MSG_DONTWAIT, O_CLOEXEC, POLLIN, PROT_READ, PROT_WRITE, SOCK_CLOEXEC, SOL_SOCKET,
@@ -17,12 +18,12 @@ export {
 
 function load() {
   const c = koffi.load('libc.so.6');
-  const { socket, open, mmap, munmap, close, strerror } = packetLibc();
+  const { socket, recv, open, mmap, munmap, close, getsockopt, strerror } = packetLibc();
   return {
     socket,
     connect: c.func('int connect(int sockfd, const void *addr, uint32_t addrlen)'),
     send: c.func('intptr_t send(int sockfd, const void *buf, size_t len, int flags)'),
-    recv: c.func('intptr_t recv(int sockfd, _Out_ void *buf, size_t len, int flags)'),
+    recv,
     poll: c.func('int poll(void *fds, unsigned long nfds, int timeout)'),
     open,
     ftruncate: c.func('int ftruncate(int fd, int64_t length)'),
@@ -31,7 +32,7 @@ function load() {
     mmap,
     munmap,
     close,
-    getsockopt: c.func('int getsockopt(int sockfd, int level, int optname, _Out_ void *optval, _Inout_ uint32_t *optlen)'),
+    getsockopt,
     strerror,
   };
 }
@@ -47,8 +48,7 @@ export function libc(): Libc {
 
 /** "ENOENT (No such file or directory)" for an errno value. */
 export function describeErrno(e: number): string {
-  const name = Object.entries(koffi.os.errno).find(([, v]) => v === e)?.[0] ?? `errno ${e}`;
-  return `${name} (${libc().strerror(e)})`;
+  return `${errnoName(e)} (${libc().strerror(e) as string})`;
 }
 
 // <sys/socket.h>, <sys/un.h>

@@ -651,9 +651,8 @@ export class Ringd {
    */
   private tcpIn(idx: number, owner: number, r: Region, off: number, len: number, now: number): Client | undefined {
     const k = this.ft.key;
-    const dv = r.dv;
-    const l4 = tcpOffset(dv, off, len);
-    const flags = l4 < 0 ? 0 : dv.getUint8(l4 + 13);
+    const l4 = this.ft.l4;
+    const flags = l4 + 20 <= off + len ? r.dv.getUint8(l4 + 13) : 0;
     const t = this.conns;
     let slot = t.find(k.srcIp, k.dstPort, k.srcPort);
     if (slot >= 0) {
@@ -686,18 +685,18 @@ export class Ringd {
   }
 
   /**
-   * A TCP segment a client sends: its connection's entry (made on first sight: its own SYN, or a
-   * connection it had before ringd saw it) learns the client's next sequence number and
-   * acknowledgment; its RST ends the entry, its FIN is noted.
+   * A TCP segment a client sends (`slot`: its connection's entry, or -1): the entry (made on first
+   * sight: its own SYN, or a connection it had before ringd saw it) learns the client's next sequence
+   * number and acknowledgment; its RST ends the entry, its FIN is noted.
    */
-  private tcpOut(c: Client, r: Region, off: number, len: number, now: number): void {
-    const k = this.ft.key;
+  private tcpOut(c: Client, r: Region, off: number, len: number, now: number, slot: number): void {
+    const ft = this.ft;
+    const k = ft.key;
     const dv = r.dv;
-    const l4 = tcpOffset(dv, off, len);
-    if (l4 < 0) return;
+    const l4 = ft.l4;
+    if (l4 + 20 > off + len) return;
     const flags = dv.getUint8(l4 + 13);
     const t = this.conns;
-    let slot = t.find(k.dstIp, k.srcPort, k.dstPort);
     if (flags & TCP_RST) {
       if (slot >= 0 && t.owner[slot] === c.id) t.remove(slot);
       return;
@@ -709,7 +708,7 @@ export class Ringd {
       }
       slot = t.add(k.dstIp, k.srcPort, k.dstPort, c.id, now);
     } else if (t.owner[slot] !== c.id) return;
-    const l3 = ipOffset(dv, off);
+    const l3 = ft.l3;
     const payload = dv.getUint16(l3 + 2) - (l4 - l3) - (dv.getUint8(l4 + 12) >>> 4) * 4;
     const end = (dv.getInt32(l4 + 4) + (payload > 0 ? payload : 0) + (flags & TCP_SYN ? 1 : 0) + (flags & TCP_FIN ? 1 : 0)) | 0;
     let f = t.flags[slot];
@@ -763,7 +762,10 @@ export class Ringd {
     }
     const idx = portIndex(protocol, port);
     const owner = this.owners[idx];
-    const conn = cls === FrameClass.L4 && protocol === TCP && this.ownsConn(c);
+    // A TCP segment's connection entry (one lookup, for the checks here and for tcpOut).
+    const tcp = cls === FrameClass.L4 && protocol === TCP;
+    const slot = tcp ? this.conns.find(ft.key.dstIp, port, ft.key.dstPort) : -1;
+    const conn = slot >= 0 && this.conns.owner[slot] === c.id;
     if (owner === GROUP ? !c.ports.has(idx) && !conn : owner !== 0 && owner !== c.id) {
       this.counters.txPortTheft++;
       return false;
@@ -778,16 +780,8 @@ export class Ringd {
       c.ports.add(idx);
       c.counters.portsLearned++;
     }
-    if (cls === FrameClass.L4 && protocol === TCP) this.tcpOut(c, r, off, len, now);
+    if (tcp) this.tcpOut(c, r, off, len, now, slot);
     return true;
-  }
-
-  /** Whether the TCP connection of the frame `ft.key` describes (sent by a client) is `c`'s. */
-  private ownsConn(c: Client): boolean {
-    const k = this.ft.key;
-    if (k.protocol !== TCP) return false;
-    const i = this.conns.find(k.dstIp, k.srcPort, k.dstPort);
-    return i >= 0 && this.conns.owner[i] === c.id;
   }
 
   /** Forgets connections whose both FINs passed a while ago, those the peer never acknowledged, and those of clients gone. */
@@ -946,19 +940,6 @@ export class Ringd {
   }
 }
 
-/** The IPv4 header's offset in an Ethernet frame at `off` (a VLAN tag skipped), as flow.ts's classifier reads it. */
-function ipOffset(dv: DataView, off: number): number {
-  const et = dv.getUint16(off + 12);
-  return off + (et === 0x8100 || et === 0x88a8 ? 18 : 14);
-}
-
-/** The TCP header's offset in a frame the classifier called L4 (IPv4, unfragmented), or -1 when its 20 bytes are not all there. */
-function tcpOffset(dv: DataView, off: number, len: number): number {
-  const l3 = ipOffset(dv, off);
-  const l4 = l3 + (dv.getUint8(l3) & 15) * 4;
-  return l4 + 20 <= off + len ? l4 : -1;
-}
-
 /** Whether something accepts connections on the Unix socket `p`. */
 function listening(p: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -976,7 +957,7 @@ function peerCred(sock: net.Socket): { pid: number; uid: number; gid: number } |
   const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
   if (typeof fd !== 'number' || fd < 0) return null;
   const buf = Buffer.alloc(UCRED_SIZE);
-  const len = [UCRED_SIZE];
+  const len = new Uint32Array([UCRED_SIZE]);
   if (libc().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, buf, len) < 0) return null;
   return { pid: buf.readInt32LE(0), uid: buf.readUInt32LE(4), gid: buf.readUInt32LE(8) };
 }

@@ -490,7 +490,6 @@ export class UdDevice implements Device {
     return { ...this.counters, peers: this.peers.size, txInflight: this.inflight };
   }
 
-  /** Idempotent: leaves the group, destroys QP, CQs, MRs, PD and context (children first). */
   /**
    * register_memory_on_ring: registers application memory on this device's PD (ibv_reg_mr, local
    * write); returns its lkey. The MR keeps `mem` alive until deregistered or the device closes.
@@ -504,6 +503,7 @@ export class UdDevice implements Device {
     return this.userMemory.deregister(mem);
   }
 
+  /** Idempotent: leaves the group, destroys QP, CQs, MRs, PD and context (children first). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
