@@ -6,6 +6,7 @@
 import { macFromIp, type Config } from '../conf';
 import type { Interface } from '../proto/stack/interface';
 import { Stack } from '../proto/stack/stack';
+import { formatIp } from '../proto/wire/addr';
 import type { Device } from '../ring/device';
 import { PacketDevice } from '../ring/packet/packet_device';
 import { EthDevice } from '../ring/verbs/eth_device';
@@ -93,7 +94,7 @@ export class Engine {
         const dd = new DaemonDevice({ socketPath: d.socketPath, maxBurst: cfg.vma.cqPollBatchMax });
         if (given && (given.ip >>> 0) !== dd.ringd.ip) {
           dd.close();
-          throw new Error(`TSVMA_ADDR does not match tsvma ringd's address (${d.socketPath} serves ${dd.ringd.ip >>> 24}.${(dd.ringd.ip >>> 16) & 255}.${(dd.ringd.ip >>> 8) & 255}.${dd.ringd.ip & 255}/${dd.ringd.prefix}): leave TSVMA_ADDR unset with TSVMA_DEVICE=daemon`);
+          throw new Error(`TSVMA_ADDR does not match tsvma ringd's address (${d.socketPath} serves ${formatIp(dd.ringd.ip)}/${dd.ringd.prefix}): leave TSVMA_ADDR unset with TSVMA_DEVICE=daemon`);
         }
         addr = { ip: dd.ringd.ip, prefix: dd.ringd.prefix };
         gateway ??= dd.ringd.gateway;

@@ -53,7 +53,6 @@ export function setErrnoHint(errno: number, hint: string | null): void {
   else errnoHints.set(Math.abs(errno), hint);
 }
 
-
 /** A libuv-style exception: `${syscall} ${code} ${address}:${port}` with errno (negative), code, syscall, address, port. */
 export function errnoException(errno: number, syscall: string, address?: string, port?: number): NodeJS.ErrnoException & { address?: string; port?: number } {
   const n = Math.abs(errno);

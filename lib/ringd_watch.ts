@@ -26,21 +26,15 @@ const ENETDOWN = 100;
 const ECONNRESET = 104;
 const EADDRINUSE = 98;
 const UDP = 17;
+const TCP = 6;
 const FIRST_RETRY_MS = 50;
 const MAX_RETRY_MS = 2000;
 
-/** Counters of one process's ringd losses (tests and stats read them through the device's `ringdLost`/`reattaches`). */
-export interface RingdWatch {
-  /** Re-attach attempts that found no ringd (or one that refused). */
-  retries: number;
-  /** Sockets told: TCP connections reset, UDP sockets given an error. */
-  tcpReset: number;
-  udpErrors: number;
-}
-
-/** Wires `dev.onGone` for the runtime `rt` (lib/runtime.ts calls it for the daemon device). */
-export function watchRingd(rt: Runtime, dev: DaemonDevice): RingdWatch {
-  const w: RingdWatch = { retries: 0, tcpReset: 0, udpErrors: 0 };
+/**
+ * Wires `dev.onGone` for the runtime `rt` (lib/runtime.ts calls it for the daemon device). Losses and
+ * re-attaches are counted by the device (`ringdLost`, `reattaches`).
+ */
+export function watchRingd(rt: Runtime, dev: DaemonDevice): void {
   const path = dev.opts.socketPath;
   const r0 = dev.ringd;
   // ringd's device as TSVMA_DEVICE names it (the sim device calls itself sim0, sim1, ...).
@@ -65,14 +59,9 @@ export function watchRingd(rt: Runtime, dev: DaemonDevice): RingdWatch {
       if (s.state === TcpState.Listen) continue;
       const cb = s.onError; // abort() clears the callbacks: the error goes to the socket's owner here
       rt.tcp.abort(s, now);
-      w.tcpReset++;
       cb?.(s, -ECONNRESET);
     }
-    for (const s of [...rt.udp.sockets()]) {
-      if (s.closed || !s.onError) continue;
-      w.udpErrors++;
-      s.onError(s, -ENETDOWN);
-    }
+    for (const s of [...rt.udp.sockets()]) if (!s.closed) s.onError?.(s, -ENETDOWN);
   };
 
   const retry = (): void => {
@@ -86,7 +75,6 @@ export function watchRingd(rt: Runtime, dev: DaemonDevice): RingdWatch {
         process.emitWarning(e.message, { code: 'TSVMA_RINGD_MISMATCH' });
         return;
       }
-      w.retries++;
       schedule();
       return;
     }
@@ -104,7 +92,7 @@ export function watchRingd(rt: Runtime, dev: DaemonDevice): RingdWatch {
     } finally {
       setErrnoHint(EADDRINUSE, null);
     }
-    const tcp = res.lostPorts.filter((k) => k >= 6 * 65536 && k < 7 * 65536).map((k) => k % 65536);
+    const tcp = res.lostPorts.filter((k) => Math.floor(k / 65536) === TCP).map((k) => k % 65536);
     if (tcp.length > 0) process.emitWarning(`${why}: TCP listeners on port(s) ${tcp.join(', ')} get no more connections`, { code: 'TSVMA_RINGD_PORT_LOST' });
   };
 
@@ -114,5 +102,4 @@ export function watchRingd(rt: Runtime, dev: DaemonDevice): RingdWatch {
     setImmediate(failSockets);
     schedule();
   };
-  return w;
 }

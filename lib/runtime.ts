@@ -55,14 +55,9 @@ export function loadedDeviceKind(): string | null {
   return loadConfig().config.device?.kind ?? null;
 }
 
-/** Whether the runtime (device, rings, pools) exists already. */
-export function runtimeStarted(): boolean {
-  return rt !== undefined && rt !== null;
-}
-
 /** The application's pool allocator (the extra API's ioctl): used when the runtime starts; false once it has. */
 export function setPoolAllocator(a: NonNullable<RingOptions['alloc']> | null): boolean {
-  if (runtimeStarted()) return false;
+  if (rt) return false; // the runtime (device, rings, pools) exists already
   poolAllocator = a;
   return true;
 }

@@ -17,6 +17,11 @@
 import { threadId } from 'node:worker_threads';
 import { addConfRule } from '../../conf';
 import { formatIp, parseIp } from '../../proto/wire/addr';
+import { Bytes } from '../../proto/wire/bytes';
+import { emitEthernet, EthernetRepr, EtherType, ETHERNET_HEADER_LEN } from '../../proto/wire/ethernet';
+import { emitIpv4, IpProtocol, Ipv4Repr, IPV4_MIN_HEADER_LEN } from '../../proto/wire/ipv4';
+import { emitTcp, TcpRepr, TCP_MIN_HEADER_LEN } from '../../proto/wire/tcp';
+import { emitUdp, UdpRepr, UDP_HEADER_LEN } from '../../proto/wire/udp';
 import type { Interface } from '../../proto/stack/interface';
 import { UdpDatagram, type UdpSocket } from '../../proto/stack/udp';
 import type { Ring } from '../../ring/ring';
@@ -25,7 +30,7 @@ import { loadedDeviceKind, runtime, setPoolAllocator, type Runtime } from '../ru
 import { formatCloseDump } from '../stats/format';
 import { entryOf, registeredSockets, ringByFd, ringFdOf, socketByFd, socketRecord, socketValues, type SocketEntry } from '../stats/registry';
 import * as C from './constants';
-import { hold, heldPacket, overLimit, peekPacketId, release, heldCounters } from './held';
+import { hold, heldPacket, overLimit, peekPacketId, release, heldCounters, type HeldPacket } from './held';
 import { setThreadOffload } from './threads';
 import * as X from './xtreme';
 
@@ -131,10 +136,6 @@ function rt(): Runtime {
   return runtime()!;
 }
 
-function interfaces(): Interface[] {
-  return rt().engine.stack.interfaces;
-}
-
 /** The interfaces (rings) a socket receives on: its bound address's, or every one for a wildcard or group bind. */
 function socketIfcs(e: SocketEntry): Interface[] {
   const stack = rt().engine.stack;
@@ -146,7 +147,7 @@ function socketIfcs(e: SocketEntry): Interface[] {
     ip = e.tcp.localIp >>> 0;
     if (ip === 0 && e.tcp.remoteIp === 0 && e.tcp.localPort === 0) return [];
   } else return [];
-  if (ip === 0) return interfaces();
+  if (ip === 0) return stack.interfaces;
   const own = stack.isLocal(ip);
   if (own) return [own];
   const r = stack.route(ip);
@@ -175,9 +176,11 @@ function installUdpFilter(e: SocketEntry): void {
     s.rxFilter = null;
     return;
   }
+  // The last sender's and destination's address text: formatted once per new address, not per datagram.
   let lastSrc = -1;
   let lastSrcText = '';
-  const dstAddr = { address: formatIp(s.localIp), port: s.localPort };
+  let lastDst = -1;
+  let lastDstText = '';
   s.rxFilter = (sock: UdpSocket, ifc, id, src, sport, dst, off, len, data, now) => {
     const ring = ifc.ring;
     const pool = ring.rxPool;
@@ -194,13 +197,12 @@ function installUdpFilter(e: SocketEntry): void {
       info.packet_id = peekPacketId();
       info.src.address = lastSrcText;
       info.src.port = sport;
-      if (dst >>> 0 !== s.localIp) {
-        info.dst.address = formatIp(dst);
-        info.dst.port = sock.localPort;
-      } else {
-        info.dst.address = dstAddr.address;
-        info.dst.port = dstAddr.port;
+      if (dst !== lastDst) {
+        lastDst = dst;
+        lastDstText = formatIp(dst);
       }
+      info.dst.address = lastDstText;
+      info.dst.port = sock.localPort;
       info.payload_sz = len;
       info.socket_ready_queue_pkt_count = sock.queued;
       info.socket_ready_queue_byte_count = sock.queuedBytes;
@@ -382,28 +384,34 @@ function get_socket_network_header(s: SocketRef): Uint8Array | -1 {
   // To one of our own addresses the frame never leaves the stack: the interface's own MAC.
   const mac = r.ifc.loopback || stack.isLocal(r.nextHop) ? r.ifc.mac : stack.neighborMac(r.ifc, r.nextHop);
   if (mac < 0) return fail('ENOTCONN'); // the neighbour is not resolved yet
-  const l4 = u ? 8 : 20;
-  const h = new Uint8Array(14 + 20 + l4);
-  const dv = new DataView(h.buffer);
-  const putMac = (at: number, m: number): void => {
-    dv.setUint16(at, Math.floor(m / 2 ** 32));
-    dv.setUint32(at + 2, m % 2 ** 32);
-  };
-  putMac(0, mac);
-  putMac(6, r.ifc.mac);
-  dv.setUint16(12, 0x0800);
-  dv.setUint8(14, 0x45);
-  dv.setUint16(16, 20 + l4); // total length: the header's own, the payload is added per packet
-  dv.setUint16(20, u ? 0 : 0x4000); // TCP sets DF (path MTU discovery)
-  dv.setUint8(22, u ? u.ipOptions.ttl : 64);
-  dv.setUint8(23, u ? 17 : 6);
-  dv.setUint32(26, (local || r.ifc.ip) >>> 0);
-  dv.setUint32(30, remote >>> 0);
-  dv.setUint16(34, lport);
-  dv.setUint16(36, rport);
-  if (u) dv.setUint16(38, 8);
-  else dv.setUint8(46, 0x50);
-  return h;
+  const l4 = u ? UDP_HEADER_LEN : TCP_MIN_HEADER_LEN;
+  const b = new Bytes(new Uint8Array(ETHERNET_HEADER_LEN + IPV4_MIN_HEADER_LEN + l4));
+  const eth = new EthernetRepr();
+  eth.dst = mac;
+  eth.src = r.ifc.mac;
+  eth.ethertype = EtherType.Ipv4;
+  const ipOff = emitEthernet(eth, b, 0);
+  const ip = new Ipv4Repr();
+  ip.src = (local || r.ifc.ip) >>> 0;
+  ip.dst = remote;
+  ip.protocol = u ? IpProtocol.Udp : IpProtocol.Tcp;
+  ip.ttl = u ? u.ipOptions.ttl : 64;
+  ip.dontFragment = !u; // TCP sets DF (path MTU discovery)
+  ip.payloadLength = l4; // total length: the headers' own, the payload is added per packet
+  const l4Off = ipOff + emitIpv4(ip, b, ipOff);
+  b.dv.setUint16(ipOff + 10, 0); // the header checksum too is the sender's (it covers the total length)
+  if (u) {
+    const ur = new UdpRepr();
+    ur.srcPort = lport;
+    ur.dstPort = rport;
+    emitUdp(ur, b, l4Off, 0, 0, false);
+  } else {
+    const tr = new TcpRepr();
+    tr.srcPort = lport;
+    tr.dstPort = rport;
+    emitTcp(tr, b, l4Off, 0, 0, false);
+  }
+  return b.u8;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -711,7 +719,7 @@ export interface TcpExtraHooks {
   /** The socket's callback (extraOf(e)) changed: install or clear its filter. */
   setCallback(e: SocketEntry): void;
   recvZcopy(e: SocketEntry, len: number, flags: number, fail: (c: C.VmaErrnoName) => -1): ZcopyResult | -1;
-  freeHeld(h: ReturnType<typeof heldPacket> & object): void;
+  freeHeld(h: HeldPacket): void;
   shutdownRx(e: SocketEntry): void;
   send(e: SocketEntry, data: Uint8Array, dummy: boolean, now: number): number;
 }

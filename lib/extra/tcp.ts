@@ -19,8 +19,6 @@ import * as C from './constants';
 import { hold, overLimit, peekPacketId, type HeldPacket } from './held';
 import * as X from './xtreme';
 
-const EAGAIN = 11;
-
 function rt() {
   return runtime()!;
 }
@@ -129,8 +127,7 @@ setTcpExtraHooks({
 
   send(e, data, dummy, now) {
     if (!dummy) return -95; // Node sockets write through socket.write()
-    const n = rt().tcp.sendDummy(e.tcp!, data, 0, data.length, now);
-    return n === -EAGAIN ? -EAGAIN : n;
+    return rt().tcp.sendDummy(e.tcp!, data, 0, data.length, now);
   },
 });
 
@@ -139,13 +136,7 @@ function postEvent(e: SocketEntry, bits: number): void {
   const s = e.tcp;
   const ring = s ? ifcOf(s)?.ring : null;
   if (!s || !ring) return;
-  X.post(ring, {
-    packet: { num_bufs: 0, total_len: 0, buff_lst: null, hw_timestamp: { ...X.ZERO_TS }, sw_timestamp: { ...X.ZERO_TS } },
-    events: BigInt(bits),
-    user_data: extraOf(e).userData,
-    src: { address: formatIp(s.remoteIp >>> 0), port: s.remotePort },
-    listen_fd: -1,
-  });
+  X.postEvent(ring, BigInt(bits), extraOf(e).userData, { address: formatIp(s.remoteIp >>> 0), port: s.remotePort });
 }
 
 /**
@@ -194,11 +185,5 @@ export function onTcpAccepted(listener: object, child: object): void {
   if (!l || !c || !c.tcp) return;
   const ring = ifcOf(c.tcp)?.ring;
   if (!ring) return;
-  X.post(ring, {
-    packet: { num_bufs: 0, total_len: 0, buff_lst: null, hw_timestamp: { ...X.ZERO_TS }, sw_timestamp: { ...X.ZERO_TS } },
-    events: C.VMA_SOCKETXTREME_NEW_CONNECTION_ACCEPTED,
-    user_data: extraOf(c).userData,
-    src: { address: formatIp(c.tcp.remoteIp >>> 0), port: c.tcp.remotePort },
-    listen_fd: l.fd,
-  });
+  X.postEvent(ring, C.VMA_SOCKETXTREME_NEW_CONNECTION_ACCEPTED, extraOf(c).userData, { address: formatIp(c.tcp.remoteIp >>> 0), port: c.tcp.remotePort }, l.fd);
 }

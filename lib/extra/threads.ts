@@ -8,39 +8,34 @@
  */
 import * as fs from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
+import { pidAlive } from '../stats/layout';
 import { createShared, type SharedFile } from '../stats/shm';
 
 const SLOTS = 1024;
 let table: Int32Array | null = null;
 let file: SharedFile | null = null;
 
-function dir(): string {
-  return fs.existsSync('/dev/shm') ? '/dev/shm' : '/tmp';
-}
-
+const DIR = fs.existsSync('/dev/shm') ? '/dev/shm' : '/tmp';
 const PREFIX = 'tsvma-threads.';
-const path = `${dir()}/${PREFIX}${process.pid}`;
+const path = `${DIR}/${PREFIX}${process.pid}`;
 // The main thread removes the file when the process exits, whichever thread made it.
 if (isMainThread) process.once('exit', () => fs.rmSync(path, { force: true }));
 
 /** Removes the tables of processes that are gone (killed before their exit hook ran). */
 function sweepDead(): void {
-  for (const name of fs.readdirSync(dir())) {
+  for (const name of fs.readdirSync(DIR)) {
     if (!name.startsWith(PREFIX)) continue;
     const pid = Number(name.slice(PREFIX.length));
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    try {
-      process.kill(pid, 0);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ESRCH') fs.rmSync(`${dir()}/${name}`, { force: true });
-    }
+    if (Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid)) fs.rmSync(`${DIR}/${name}`, { force: true });
   }
 }
 
 function open(create: boolean): Int32Array | null {
   if (table) return table;
-  if (!create && !fs.existsSync(path)) return null;
-  if (create && !fs.existsSync(path)) sweepDead();
+  if (!fs.existsSync(path)) {
+    if (!create) return null;
+    sweepDead();
+  }
   file = createShared(path, SLOTS * 8, 0o600, false);
   table = new Int32Array(file.buffer);
   return table;

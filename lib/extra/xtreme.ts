@@ -57,7 +57,7 @@ export function ownerOf(b: VmaBuff): { held: number } | undefined {
   return owners.get(b);
 }
 
-export function post(ring: Ring, c: VmaCompletion): void {
+function post(ring: Ring, c: VmaCompletion): void {
   let q = queues.get(ring);
   if (!q) queues.set(ring, (q = []));
   q.push(c);
@@ -101,5 +101,16 @@ export function postPacket(ring: Ring, owner: { held: number }, payload: Uint8Ar
     user_data: userData,
     src,
     listen_fd: -1,
+  });
+}
+
+/** Posts an event completion (no packet) on `ring`: `events` VMA_SOCKETXTREME_* and EPOLL* bits. */
+export function postEvent(ring: Ring, events: bigint, userData: unknown, src: { address: string; port: number }, listenFd = -1): void {
+  post(ring, {
+    packet: { num_bufs: 0, total_len: 0, buff_lst: null, hw_timestamp: { ...ZERO_TS }, sw_timestamp: { ...ZERO_TS } },
+    events,
+    user_data: userData,
+    src,
+    listen_fd: listenFd,
   });
 }

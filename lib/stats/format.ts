@@ -125,10 +125,10 @@ function clientPorts(r: Rec): string {
 /** tsvma ringd's clients (its file only). */
 function daemonClientLines(s: Snapshot): string[] {
   const d = s.sections.daemonClients;
-  const w = [4, 8, 6, 10, 8, 10, 6, 10, 6];
-  const out = [`ringd clients: ${d.records.length}`, pad(['id', 'pid', 'uid', 'rx frames', 'rx drops', 'tx frames', 'tx bad', 'ring fill', 'conns', 'ports'], [...w, 0], [0, 1, 2, 3, 4, 5, 6, 7, 8])];
+  const w = [4, 8, 6, 10, 8, 10, 6, 10, 6, 0]; // right-aligned; the ports list last, unpadded
+  const out = [`ringd clients: ${d.records.length}`, pad(['id', 'pid', 'uid', 'rx frames', 'rx drops', 'tx frames', 'tx bad', 'ring fill', 'conns', 'ports'], w, 0)];
   for (const r of d.records) {
-    out.push(pad([r.clientId, r.pid, r.uid, r.rxFrames, r.rxDrops, r.txFrames, r.txBad, `${r.rxFill}/${r.slots}`, r.conns, clientPorts(r)], [...w, 0], [0, 1, 2, 3, 4, 5, 6, 7, 8]));
+    out.push(pad([r.clientId, r.pid, r.uid, r.rxFrames, r.rxDrops, r.txFrames, r.txBad, `${r.rxFill}/${r.slots}`, r.conns, clientPorts(r)], w, 0));
   }
   return out;
 }

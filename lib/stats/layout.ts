@@ -145,7 +145,7 @@ export const SOCKET_FIELDS = [
   ['rxReadyPacketsMax', 'g', 'most datagrams seen waiting (sampled at each copy)'],
   ['rxReadyBytesMax', 'g', 'most bytes seen waiting (sampled at each copy)'],
   ['txQueuedBytes', 'g', 'TCP: bytes in the send buffer (unsent and unacknowledged)'],
-  ['zcopyHeld', 'g', 'buffers the application holds (zero-copy receive; 0 until the extra API lands)'],
+  ['zcopyHeld', 'g', 'RX buffers the application holds (extra API: zero-copy receive, VMA_PACKET_HOLD, SocketXtreme)'],
 ] as const;
 export type SocketField = (typeof SOCKET_FIELDS)[number][0];
 

@@ -197,16 +197,15 @@ export function dumpEntry(e: SocketEntry): void {
   }
 }
 
-/** The fd of a socket (or handle), or -1. */
-export function fdOf(owner: object): number {
-  const e = byOwner.get(owner);
-  return e && !e.closed ? e.fd : -1;
-}
-
 /** The live entry of a socket (or handle), or undefined. */
 export function entryOf(owner: object): SocketEntry | undefined {
   const e = byOwner.get(owner);
   return e && !e.closed ? e : undefined;
+}
+
+/** The fd of a socket (or handle), or -1. */
+export function fdOf(owner: object): number {
+  return entryOf(owner)?.fd ?? -1;
 }
 
 const ringFds = new WeakMap<object, number>();

@@ -105,7 +105,6 @@ export class StatsWriter {
   private readonly clearSlots: number[] = [];
   private nextSlot = 0;
   private notRecorded = 0;
-  private mcUsed = 0;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   /** The last read request answered. */
@@ -114,7 +113,8 @@ export class StatsWriter {
   private readonly daemon: DaemonStatsSource | null;
   /** Counter bases of ringd clients by client id (a zero request). */
   private readonly daemonBase = new Map<number, Float64Array>();
-  private daemonUsed = 0;
+  private readonly daemonGauge: Uint8Array;
+  private readonly daemonLive = new Float64Array(DAEMON_CLIENT_FIELDS.length);
 
   constructor(private readonly rt: StatsSource, opts: WriterOptions) {
     this.daemon = opts.daemon ?? null;
@@ -216,6 +216,7 @@ export class StatsWriter {
     this.addFixed(Section.Poller, 0, [...pollerKeys.map((k): Src => [poller.counters, k]), [poller, 'isSleeping'], [poller.rings, 'length']], gaugeMask(schema.sections[2]));
     this.addFixed(Section.Stack, 0, stackSrcs, gaugeMask(schema.sections[3]));
     this.socketGauge = gaugeMask(schema.sections[4]);
+    this.daemonGauge = gaugeMask(schema.sections[6]);
 
     for (const e of registeredSockets()) this.socketAdded(e);
     onRegistryChange((e, added) => (added ? this.socketAdded(e) : this.socketRemoved(e)));
@@ -357,10 +358,16 @@ export class StatsWriter {
         n++;
       }
     }
-    if (this.mcUsed > n) f64.fill(0, w, (s.off >> 3) + this.mcUsed * words);
-    if (n !== this.mcUsed || n !== s.used) {
-      this.mcUsed = s.used = n;
-      this.setU32(H.SECTIONS + Section.McGroups * SECTION_ENTRY_BYTES + 12, n);
+    this.endRewrite(f64, Section.McGroups, n, w);
+  }
+
+  /** The end of a section rewritten whole each copy: `n` records written up to word `w`; the rest of the last copy's cleared. */
+  private endRewrite(f64: Float64Array, section: Section, n: number, w: number): void {
+    const s = this.sections[section];
+    if (s.used > n) f64.fill(0, w, (s.off >> 3) + s.used * s.words);
+    if (n !== s.used) {
+      s.used = n;
+      this.setU32(H.SECTIONS + section * SECTION_ENTRY_BYTES + 12, n);
     }
   }
 
@@ -368,8 +375,8 @@ export class StatsWriter {
   private copyDaemonClients(f64: Float64Array, zero: boolean): void {
     const s = this.sections[Section.DaemonClients];
     const words = s.words;
-    const gauge = DAEMON_CLIENT_FIELDS.map((f) => f[1] === 'g');
-    const live = new Float64Array(words);
+    const gauge = this.daemonGauge;
+    const live = this.daemonLive;
     let w = s.off >> 3;
     let n = 0;
     const seen = new Set<number>();
@@ -389,11 +396,7 @@ export class StatsWriter {
       n++;
     }
     for (const id of this.daemonBase.keys()) if (!seen.has(id)) this.daemonBase.delete(id);
-    if (this.daemonUsed > n) f64.fill(0, w, (s.off >> 3) + this.daemonUsed * words);
-    if (n !== this.daemonUsed || n !== s.used) {
-      this.daemonUsed = s.used = n;
-      this.setU32(H.SECTIONS + Section.DaemonClients * SECTION_ENTRY_BYTES + 12, n);
-    }
+    this.endRewrite(f64, Section.DaemonClients, n, w);
   }
 
   /** Last copy, then the file is marked closed, removed and unmapped. Idempotent. */
