@@ -73,9 +73,14 @@ const DRAIN_SIZES = [64, 1400];
 
 type Dgram = typeof import('node:dgram');
 
-/** dist/lib/dgram.js for tsvma, node:dgram for the kernel. */
-async function dgramOf(tsvma: boolean): Promise<Dgram> {
-  return tsvma ? ((await import('../lib/dgram')) as unknown as Dgram) : await import('node:dgram');
+/**
+ * A child's UDP socket: dist/lib/dgram.js for tsvma, with the extra API's module (`lib`); node:dgram
+ * on the kernel (mode 'node', `lib` null).
+ */
+async function openSocket(mode: string): Promise<{ d: import('node:dgram').Socket; lib: typeof import('../lib/index') | null }> {
+  if (mode === 'node') return { d: (await import('node:dgram')).createSocket('udp4'), lib: null };
+  const dgram = (await import('../lib/dgram')) as unknown as Dgram;
+  return { d: dgram.createSocket('udp4'), lib: await import('../lib/index') };
 }
 
 /** One line of JSON the parent waits for. */
@@ -91,10 +96,7 @@ const isOffloaded = (d: object): boolean => (d as { offloaded?: boolean }).offlo
  * prints the window and the drains.
  */
 async function childRx(mode: string, ip: string): Promise<void> {
-  const tsvma = mode !== 'node';
-  const dgram = await dgramOf(tsvma);
-  const lib = tsvma ? await import('../lib/index') : null;
-  const d = dgram.createSocket('udp4');
+  const { d, lib } = await openSocket(mode);
   let n = 0;
   let zc = 0;
   let err = '';
@@ -174,10 +176,7 @@ async function childRx(mode: string, ip: string): Promise<void> {
 
 /** Echo server: answers sockperf client messages that want a pong, as sockperf's server does. */
 async function childEcho(mode: string, ip: string): Promise<void> {
-  const tsvma = mode !== 'node';
-  const dgram = await dgramOf(tsvma);
-  const lib = tsvma ? await import('../lib/index') : null;
-  const d = dgram.createSocket('udp4');
+  const { d, lib } = await openSocket(mode);
   let n = 0;
   let err = '';
   const wantsPong = (b: Uint8Array): boolean => b.length >= 14 && (b[9] & FLAG_CLIENT) !== 0 && (b[9] & FLAG_WARMUP) === 0 && (b[9] & FLAG_PONG) !== 0;
@@ -230,12 +229,9 @@ async function childEcho(mode: string, ip: string): Promise<void> {
 /** Sparse client: WARMUP back-to-back round trips, then `count` messages SPARSE_GAP_MS apart; prints the samples and exits. */
 async function childSparse(mode: string, ip: string, server: string, countArg: string): Promise<void> {
   const count = Number(countArg);
-  const tsvma = mode !== 'node';
   const dummy = mode === 'dummy';
-  const dgram = await dgramOf(tsvma);
-  const lib = tsvma ? await import('../lib/index') : null;
-  const rtMod = tsvma ? await import('../lib/runtime') : null;
-  const d = dgram.createSocket('udp4');
+  const { d, lib } = await openSocket(mode);
+  const rtMod = lib ? await import('../lib/runtime') : null;
   const msg = Buffer.alloc(MSG_SIZE);
   msg.writeUInt16BE(FLAG_CLIENT | FLAG_PONG, 8);
   msg.writeUInt32BE(MSG_SIZE, 10);

@@ -21,36 +21,21 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { createLink, type Link } from '../test/helpers/netns';
+import { Child, clientReady, control, REGISTER, regionsOf, ringdReady, ROOT, sleep, spawnRingd, startPython } from '../test/ringd/helpers';
 import { blast, buildBlaster } from './udpblast';
 
-const ROOT = path.join(__dirname, '..');
-const REGISTER = path.join(ROOT, 'test', 'net', 'swc-register.cjs');
 const CLIENT = path.join(ROOT, 'test', 'ringd', 'client.ts');
 const SECS = Number(process.env.SECS ?? 2);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-class Proc {
-  out = '';
-  constructor(readonly p: ChildProcess) {
-    p.stdout!.on('data', (b: Buffer) => (this.out += b.toString()));
-    p.stderr!.on('data', (b: Buffer) => process.stderr.write(b));
-  }
-
-  async waitFor(re: RegExp, ms = 20000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!re.test(this.out)) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${re}: ${this.out.slice(-500)}`);
-      await sleep(10);
-    }
-  }
-
-  send(o: object): void {
-    this.p.stdin!.write(`${JSON.stringify(o)}\n`);
-  }
+/** `c` with its stderr passing through to ours. */
+function tee(c: Child): Child {
+  c.proc.stderr!.on('data', (b: Buffer) => process.stderr.write(b));
+  return c;
 }
+
+const isEv = (ev: string) => (e: Record<string, unknown>): boolean => e.ev === ev;
 
 async function pingPong(link: Link, dst: string, port: number, n: number, gapMs: number): Promise<string> {
   const r = await link.b.exec('python3', ['-c', `
@@ -80,56 +65,39 @@ async function main(): Promise<void> {
   const procs: ChildProcess[] = [];
   let ringdPid = 0;
   const blaster = buildBlaster();
-  let viaRingd: Proc;
-  let direct: Proc;
+  const clientRxPoll = process.env.CLIENT_RX_POLL ? { VMA_RX_POLL: process.env.CLIENT_RX_POLL } : {};
+  let viaRingd: Child;
+  let direct: Child;
   async function debug(): Promise<void> {
-      viaRingd.send({ cmd: 'stats' });
-      await viaRingd.waitFor(/"stats"/);
-      const st = JSON.parse(viaRingd.out.split('\n').filter((l) => l.includes('"stats"')).pop()!) as { engine: Record<string, number> };
-      process.stdout.write(`client via ringd: ${JSON.stringify(Object.fromEntries(Object.entries(st.engine).filter(([k]) => k.startsWith('poller.') || k.startsWith('device.'))))}\n`);
-      const rs = await new Promise<string>((resolve) => {
-        const c = net.connect(sock, () => c.write('{"op":"stats"}\n'));
-        let b = '';
-        c.on('data', (d) => {
-          b += d.toString();
-          if (b.includes('\n')) {
-            c.destroy();
-            resolve(b);
-          }
-        });
-      });
-      const r = JSON.parse(rs) as { counters: object; engine: Record<string, number> };
-      process.stdout.write(`ringd: ${JSON.stringify(r.counters)} ${JSON.stringify(Object.fromEntries(Object.entries(r.engine).filter(([k]) => k.startsWith('poller.'))))}\n`);
-    }
+    const st = (await viaRingd.request({ cmd: 'stats' }, isEv('stats'), 20000)).engine as Record<string, number>;
+    process.stdout.write(`client via ringd: ${JSON.stringify(Object.fromEntries(Object.entries(st).filter(([k]) => k.startsWith('poller.') || k.startsWith('device.'))))}\n`);
+    const r = (await control(sock, { op: 'stats' })) as { counters: object; engine: Record<string, number> };
+    process.stdout.write(`ringd: ${JSON.stringify(r.counters)} ${JSON.stringify(Object.fromEntries(Object.entries(r.engine).filter(([k]) => k.startsWith('poller.'))))}\n`);
+  }
 
   try {
     execIn(link.a.ns, ['ip', 'addr', 'add', `${base}.3/24`, 'dev', link.a.ifname]);
-    const kernelEcho = spawn('ip', ['netns', 'exec', link.a.ns, 'python3', '-u', '-c', `
+    await startPython(link.a, `
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("${base}.3", 9700)); print("ready", flush=True)
 while True:
-    d, a = s.recvfrom(4096); s.sendto(d, a)`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    procs.push(kernelEcho);
-    await new Proc(kernelEcho).waitFor(/ready/);
-    const ringd = new Proc(spawn(process.execPath, ['-r', REGISTER, '-e', "require('./bin/main').main(process.argv.slice(1)).then((c) => { process.exitCode = c; })",
-      'ringd', `--TSVMA_DEVICE=packet:${link.a.ifname}`, `--TSVMA_ADDR=${link.a.ip}/24`, '--netns', link.a.ns, '--socket', sock, ...(process.env.RINGD_ARGS ?? '').split(' ').filter(Boolean)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
-    procs.push(ringd.p);
-    ringdPid = ringd.p.pid ?? 0;
-    await ringd.waitFor(/ready on/);
-    viaRingd = new Proc(spawn(process.execPath, ['-r', REGISTER, CLIENT], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TSVMA_DEVICE: `daemon:${sock}`, ...(process.env.CLIENT_RX_POLL ? { VMA_RX_POLL: process.env.CLIENT_RX_POLL } : {}) } }));
-    procs.push(viaRingd.p);
-    direct = new Proc(spawn('ip', ['netns', 'exec', link.a.ns, process.execPath, '-r', REGISTER, CLIENT], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TSVMA_DEVICE: `packet:${link.a.ifname}`, TSVMA_ADDR: `${base}.4/24` } }));
-    procs.push(direct.p);
-    await viaRingd.waitFor(/"ready"/);
-    await direct.waitFor(/"ready"/);
-    viaRingd.send({ cmd: 'echo', port: 9700 });
-    direct.send({ cmd: 'echo', port: 9700 });
-    await viaRingd.waitFor(/"bound"/);
-    await direct.waitFor(/"bound"/);
+    d, a = s.recvfrom(4096); s.sendto(d, a)`, procs);
+    const ringd = tee(spawnRingd([`--TSVMA_DEVICE=packet:${link.a.ifname}`, `--TSVMA_ADDR=${link.a.ip}/24`, '--netns', link.a.ns, '--socket', sock, '--VMA_STATS_SHMEM_DIR=', ...(process.env.RINGD_ARGS ?? '').split(' ').filter(Boolean)]));
+    procs.push(ringd.proc);
+    ringdPid = ringd.proc.pid ?? 0;
+    await ringdReady(ringd);
+    viaRingd = tee(new Child(spawn(process.execPath, ['-r', REGISTER, CLIENT], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TSVMA_DEVICE: `daemon:${sock}`, VMA_STATS_SHMEM_DIR: '', ...clientRxPoll } }), 'client via ringd'));
+    procs.push(viaRingd.proc);
+    direct = tee(new Child(spawn('ip', ['netns', 'exec', link.a.ns, process.execPath, '-r', REGISTER, CLIENT], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TSVMA_DEVICE: `packet:${link.a.ifname}`, TSVMA_ADDR: `${base}.4/24`, VMA_STATS_SHMEM_DIR: '' } }), 'direct client'));
+    procs.push(direct.proc);
+    await clientReady(viaRingd);
+    await clientReady(direct);
+    await viaRingd.request({ cmd: 'echo', port: 9700 }, isEv('bound'), 20000);
+    await direct.request({ cmd: 'echo', port: 9700 }, isEv('bound'), 20000);
     const targets: [string, string][] = [['kernel', `${base}.3`], ['direct', `${base}.4`], ['ringd', link.a.ip]];
     if (process.env.PAUSE) {
       // For tracing: print the pids and wait (strace -p ...), then run.
-      process.stdout.write(`pids ringd ${ringd.p.pid} client ${viaRingd.p.pid}\n`);
+      process.stdout.write(`pids ringd ${ringd.proc.pid} client ${viaRingd.proc.pid}\n`);
       await sleep(Number(process.env.PAUSE));
     }
     const only = (process.env.TARGETS ?? 'kernel,direct,ringd').split(',');
@@ -143,7 +111,7 @@ while True:
   } finally {
     for (const p of procs) p.kill('SIGKILL');
     await sleep(100);
-    for (const f of fs.readdirSync('/dev/shm')) if (f.startsWith(`tsvma-ringd.${ringdPid}.`)) fs.rmSync(`/dev/shm/${f}`, { force: true });
+    for (const f of regionsOf(ringdPid)) fs.rmSync(`/dev/shm/${f}`, { force: true });
     fs.rmSync(sock, { force: true });
     fs.rmSync(blaster, { force: true });
     await link.destroy();
@@ -153,13 +121,10 @@ while True:
     viaRingd.send({ cmd: 'sink', port: 9800 });
     direct.send({ cmd: 'sink', port: 9800 });
     await sleep(200);
-    for (const [name, ip, p] of [['direct', `${base}.4`, direct], ['ringd', link.a.ip, viaRingd]] as [string, string, Proc][]) {
-      const before = (p.out.match(/"count"/g) ?? []).length;
+    for (const [name, ip, p] of [['direct', `${base}.4`, direct], ['ringd', link.a.ip, viaRingd]] as [string, string, Child][]) {
       const sent = await blast(link, blaster, SECS, { dst: ip, port: 9800 });
       await sleep(500);
-      p.send({ cmd: 'count' });
-      while ((p.out.match(/"count"/g) ?? []).length === before) await sleep(10);
-      const last = JSON.parse(p.out.trim().split('\n').filter((l) => l.includes('"count"')).pop()!) as { n: number; ms: number };
+      const last = (await p.request({ cmd: 'count' }, isEv('count'))) as { n: number; ms: number };
       if (name === 'ringd' && process.env.DEBUG) await debug();
       process.stdout.write(`rate ${name.padEnd(7)} sent ${sent} in ${SECS} s (${Math.round(sent / SECS)}/s), received ${last.n} (${((100 * last.n) / sent).toFixed(1)} %), ${Math.round(last.n / (last.ms / 1000))}/s while receiving\n`);
     }
@@ -170,19 +135,19 @@ while True:
     const secs = Number(process.env.HTTP_SECS ?? 5);
     const APP = path.join(ROOT, 'test', 'ringd', 'cluster_http.ts');
     const kernelEnv: Record<string, string | undefined> = { ...process.env, TSVMA_DEVICE: '' };
-    const runs: [string, string, Proc][] = [
-      ['node cluster (kernel)', `${base}.3:8081`, new Proc(spawn('ip', ['netns', 'exec', link.a.ns, process.execPath, '-r', REGISTER, APP, '4', '8081'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: kernelEnv }))],
-      ['cluster over ringd', `${link.a.ip}:8080`, new Proc(spawn(process.execPath, ['-r', REGISTER, APP, '4', '8080'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TSVMA_DEVICE: `daemon:${sock}`, VMA_STATS_SHMEM_DIR: '', ...(process.env.CLIENT_RX_POLL ? { VMA_RX_POLL: process.env.CLIENT_RX_POLL } : {}) } }))],
+    const runs: [string, string, Child][] = [
+      ['node cluster (kernel)', `${base}.3:8081`, tee(new Child(spawn('ip', ['netns', 'exec', link.a.ns, process.execPath, '-r', REGISTER, APP, '4', '8081'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: kernelEnv }), 'node cluster'))],
+      ['cluster over ringd', `${link.a.ip}:8080`, tee(new Child(spawn(process.execPath, ['-r', REGISTER, APP, '4', '8080'], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TSVMA_DEVICE: `daemon:${sock}`, VMA_STATS_SHMEM_DIR: '', ...clientRxPoll } }), 'cluster over ringd'))],
     ];
     for (const [name, target, app] of runs) {
-      procs.push(app.p);
-      await app.waitFor(/"ready"/, 30000);
+      procs.push(app.proc);
+      await app.waitFor(isEv('ready'), 30000);
       const w = await link.b.exec('wrk', ['-t2', '-c64', `-d${secs}s`, '--timeout', '10s', `http://${target}/`], { timeoutMs: (secs + 30) * 1000 });
       const rps = /Requests\/sec:\s+(\S+)/.exec(w.stdout)?.[1] ?? '?';
       const lat = /Latency\s+(\S+)\s+(\S+)\s+(\S+)/.exec(w.stdout);
       const errs = /Socket errors:.*|Non-2xx.*/.exec(w.stdout)?.[0] ?? 'no errors';
       process.stdout.write(`http ${name.padEnd(22)} ${rps} req/s, latency avg ${lat?.[1]} stdev ${lat?.[2]} max ${lat?.[3]}; ${errs}\n`);
-      app.p.stdin!.end();
+      app.proc.stdin!.end();
       await sleep(300);
     }
   }
@@ -190,24 +155,23 @@ while True:
   /** Per-client cost: 1, 2, 4, 8 echo servers through ringd and as Node dgram, a closed-loop round over all of them. */
   async function scale(): Promise<void> {
     const secs = Number(process.env.SCALE_SECS ?? 3);
-    const clients: Proc[] = [];
-    const nodes: Proc[] = [];
+    const clients: Child[] = [];
+    const nodes: Child[] = [];
     const NODE_ECHO = "const d = require('node:dgram'); const s = d.createSocket('udp4'); s.on('message', (m, r) => s.send(m, r.port, r.address)); s.bind(Number(process.argv[2]), process.argv[1], () => console.log('ready'));";
     for (const n of [1, 2, 4, 8]) {
       while (clients.length < n) {
         const i = clients.length;
-        const c = new Proc(spawn(process.execPath, ['-r', REGISTER, CLIENT], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TSVMA_DEVICE: `daemon:${sock}`, VMA_STATS_SHMEM_DIR: '', ...(process.env.CLIENT_RX_POLL ? { VMA_RX_POLL: process.env.CLIENT_RX_POLL } : {}) } }));
-        procs.push(c.p);
-        await c.waitFor(/"ready"/);
-        c.send({ cmd: 'echo', port: 9900 + i });
-        await c.waitFor(/"bound"/);
+        const c = tee(new Child(spawn(process.execPath, ['-r', REGISTER, CLIENT], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TSVMA_DEVICE: `daemon:${sock}`, VMA_STATS_SHMEM_DIR: '', ...clientRxPoll } }), `client ${i}`));
+        procs.push(c.proc);
+        await clientReady(c);
+        await c.request({ cmd: 'echo', port: 9900 + i }, isEv('bound'), 20000);
         clients.push(c);
-        const k = new Proc(spawn('ip', ['netns', 'exec', link.a.ns, process.execPath, '-e', NODE_ECHO, `${base}.3`, String(9900 + i)], { stdio: ['pipe', 'pipe', 'pipe'] }));
-        procs.push(k.p);
-        await k.waitFor(/ready/);
+        const k = tee(new Child(spawn('ip', ['netns', 'exec', link.a.ns, process.execPath, '-e', NODE_ECHO, `${base}.3`, String(9900 + i)], { stdio: ['pipe', 'pipe', 'pipe'] }), `node echo ${i}`));
+        procs.push(k.proc);
+        await k.waitFor((e) => e.ev === 'text' && e.text === 'ready', 20000);
         nodes.push(k);
       }
-      for (const [name, ip, pids] of [['node dgram', `${base}.3`, nodes.map((p) => p.p.pid!)], ['ringd', link.a.ip, [ringdPid, ...clients.map((p) => p.p.pid!)]]] as [string, string, number[]][]) {
+      for (const [name, ip, pids] of [['node dgram', `${base}.3`, nodes.map((p) => p.proc.pid!)], ['ringd', link.a.ip, [ringdPid, ...clients.map((p) => p.proc.pid!)]]] as [string, string, number[]][]) {
         const cpu0 = pids.map(cpuMs);
         const t0 = performance.now();
         const r = await rounds(link, ip, 9900, n, secs);
@@ -219,11 +183,8 @@ while True:
         const split = name === 'ringd' ? ` (ringd ${per1k(cpu[0])}, clients ${per1k(total - cpu[0])})` : '';
         if (process.env.DEBUG && name === 'ringd') {
           for (const c of clients) {
-            const before = (c.out.match(/"stats"/g) ?? []).length;
-            c.send({ cmd: 'stats' });
-            while ((c.out.match(/"stats"/g) ?? []).length === before) await sleep(10);
-            const st = JSON.parse(c.out.split('\n').filter((l) => l.includes('"stats"')).pop()!) as { engine: Record<string, number> };
-            process.stdout.write(`  client ${c.p.pid}: ${JSON.stringify(Object.fromEntries(Object.entries(st.engine).filter(([k]) => /poller\.(turns|sleeps|wakeups|fdWakeups|notifyWakeups|timerWakeups|kickWakeups|frames)$|device\.(rxFrames|wakeups)/.test(k))))}\n`);
+            const st = (await c.request({ cmd: 'stats' }, isEv('stats'))) as { engine: Record<string, number> };
+            process.stdout.write(`  client ${c.proc.pid}: ${JSON.stringify(Object.fromEntries(Object.entries(st.engine).filter(([k]) => /poller\.(turns|sleeps|wakeups|fdWakeups|notifyWakeups|timerWakeups|kickWakeups|frames)$|device\.(rxFrames|wakeups)/.test(k))))}\n`);
           }
         }
         process.stdout.write(`scale ${n} server(s)  ${name.padEnd(10)} ${Math.round(r.echoes / r.secs)} echoes/s, round p50 ${r.p50} µs p99 ${r.p99} µs, lost ${r.lost}; CPU ${per1k(total)} ms per 1000 echoes${split}, ${(total / wall / 10).toFixed(0)} % of a core\n`);

@@ -14,9 +14,9 @@
  * TSVMA_NET=before=/x/dist/lib/net.js,after=/y/dist/lib/net.js runs the tsvma sender of each build in
  * every round (a change measured before/after on one link in one run).
  */
-import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { createLink } from '../test/helpers/netns';
+import { spawnNode, tsvmaEnv } from '../test/helpers/engine';
+import { createLink, type Host } from '../test/helpers/netns';
 
 const ROUNDS = Number(process.argv[2] ?? 3);
 const LOSS = Number(process.argv[3] ?? 5);
@@ -51,11 +51,12 @@ const RECEIVER = (mod: string, port: number, host: string) => `
   });
   srv.listen(${port}${host ? `, '${host}'` : ''}, () => console.log('listening'));`;
 
-function run(ns: string, env: Record<string, string> | null, script: string, timeoutMs = 120000): { line: (re: RegExp) => Promise<RegExpMatchArray>; done: Promise<void> } {
-  const envArgs = env ? ['env', '-i', `PATH=${process.env.PATH}`, 'VMA_CONFIG_FILE=/nonexistent', ...Object.entries(env).map(([k, v]) => `${k}=${v}`)] : [];
-  const child = spawn('ip', ['netns', 'exec', ns, ...envArgs, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** `script` in `host`'s namespace (test/helpers/engine spawnNode: only PATH and `env`); its stderr passes through. */
+function run(host: Host, env: Record<string, string>, script: string, timeoutMs = 120000): { line: (re: RegExp) => Promise<RegExpMatchArray>; done: Promise<void> } {
+  const child = spawnNode(host, env, script);
   let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.pipe(process.stderr);
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
   const done = new Promise<void>((res) => child.once('close', () => { clearTimeout(timer); res(); }));
   return {
@@ -84,30 +85,29 @@ async function main(): Promise<void> {
       await link.b.exec('nft', ['add', 'chain', 'inet', table, hook, `{ type filter hook ${hook} priority 0; }`]);
       await link.b.exec('nft', ['add', 'rule', 'inet', table, hook, 'meta', 'l4proto', 'tcp', 'numgen', 'random', 'mod', '100', '<', String(LOSS), 'drop']);
     }
-    const tsvmaEnv = { TSVMA_DEVICE: `packet:${link.a.ifname}`, TSVMA_ADDR: `${link.a.ip}/24` };
+    const offload = tsvmaEnv(link);
     console.log(`TCP, ${BYTES / 1048576} MiB one way, ${LOSS}% random loss on the kernel side's ${HOOKS.join(' and ')} hook(s), ${ROUNDS} rounds`);
-    const results: Record<string, string[]> = {};
+    const senders: { name: string; host: Host; env: Record<string, string>; script: (p: number) => string; srvHost: Host; srvEnv: Record<string, string>; srv: (p: number) => string }[] = [
+      ...NETS.map((n) => ({
+        name: `${n.name} → kernel`, host: link.a, env: offload, script: (p: number) => SENDER(n.mod, p, link.b.ip),
+        srvHost: link.b, srvEnv: {}, srv: (p: number) => RECEIVER('net', p, link.b.ip),
+      })),
+      {
+        name: 'kernel → kernel', host: link.a, env: {}, script: (p: number) => SENDER('net', p, link.b.ip, kernelA),
+        srvHost: link.b, srvEnv: {}, srv: (p: number) => RECEIVER('net', p, link.b.ip),
+      },
+      ...NETS.map((n) => ({
+        name: `kernel → ${n.name}`, host: link.b, env: {}, script: (p: number) => SENDER('net', p, link.a.ip),
+        srvHost: link.a, srvEnv: offload, srv: (p: number) => RECEIVER(n.mod, p, ''),
+      })),
+    ];
     let port = 7100;
     for (let round = 0; round < ROUNDS; round++) {
-      const senders: { name: string; ns: string; env: Record<string, string> | null; script: (p: number) => string; srvNs: string; srvEnv: Record<string, string> | null; srv: (p: number) => string }[] = [
-        ...NETS.map((n) => ({
-          name: `${n.name} → kernel`, ns: link.a.ns, env: tsvmaEnv, script: (p: number) => SENDER(n.mod, p, link.b.ip),
-          srvNs: link.b.ns, srvEnv: null, srv: (p: number) => RECEIVER('net', p, link.b.ip),
-        })),
-        {
-          name: 'kernel → kernel', ns: link.a.ns, env: null, script: (p: number) => SENDER('net', p, link.b.ip, kernelA),
-          srvNs: link.b.ns, srvEnv: null, srv: (p: number) => RECEIVER('net', p, link.b.ip),
-        },
-        ...NETS.map((n) => ({
-          name: `kernel → ${n.name}`, ns: link.b.ns, env: null, script: (p: number) => SENDER('net', p, link.a.ip),
-          srvNs: link.a.ns, srvEnv: tsvmaEnv, srv: (p: number) => RECEIVER(n.mod, p, ''),
-        })),
-      ];
       for (const s of senders) {
         const p = port++;
-        const server = run(s.srvNs, s.srvEnv, s.srv(p));
+        const server = run(s.srvHost, s.srvEnv, s.srv(p));
         await server.line(/listening/);
-        const client = run(s.ns, s.env, s.script(p));
+        const client = run(s.host, s.env, s.script(p));
         let line: string;
         try {
           const sent = await client.line(/sent (\w+) (.*)/);
@@ -119,7 +119,6 @@ async function main(): Promise<void> {
           line = `failed: ${(err as Error).message.slice(0, 200)}`;
         }
         await Promise.all([client.done, server.done]);
-        (results[s.name] ??= []).push(line);
         console.log(`  round ${round + 1} ${s.name.padEnd(22)} ${line}`);
       }
     }

@@ -67,6 +67,8 @@ describe('TCP: tsvma (packet device) and the Linux kernel', () => {
   let link: Link;
   beforeAll(async () => { link = await createLink({ tag: 'tcp', assignIpA: false }); });
   afterAll(async () => { await link?.destroy(); });
+  /** nft in namespace b (the kernel side). */
+  const nft = (...args: string[]) => link.b.exec('nft', args);
 
   const BYTES = 1024 * 1024 * 1024;
 
@@ -123,7 +125,6 @@ describe('TCP: tsvma (packet device) and the Linux kernel', () => {
 
   test('5% random loss on the kernel side (nftables), both directions: 8 MiB with sha256 equal', async () => {
     const table = `tsvma_loss_${process.pid}`;
-    const nft = (...args: string[]) => link.b.exec('nft', args);
     expect((await nft('add', 'table', 'inet', table)).code).toBe(0);
     try {
       for (const hook of ['input', 'output']) {
@@ -163,7 +164,6 @@ describe('TCP: tsvma (packet device) and the Linux kernel', () => {
 
   test('a lost last FIN keeps the process until the kernel acknowledges it; process.exit() with a connection open resets it', async () => {
     const table = `tsvma_fin_${process.pid}`;
-    const nft = (...args: string[]) => link.b.exec('nft', args);
     expect((await nft('add', 'table', 'inet', table)).code).toBe(0);
     try {
       expect((await nft('add', 'chain', 'inet', table, 'input', '{ type filter hook input priority 0; }')).code).toBe(0);

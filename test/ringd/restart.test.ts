@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import { DaemonDevice, RingdUnavailableError } from '../../ring/daemon/daemon_device';
 import { ShmRegion, W } from '../../ring/daemon/shm';
 import { createLink, netnsUnavailable, type Link } from '../helpers/netns';
-import { Child, clientReady, control, ringdReady, sleep, spawnClient, spawnRingd } from './helpers';
+import { Child, clientReady, control, regionsOf, ringdReady, settle, sleep, spawnClient, spawnRingd, startPython, TCP_ECHO_PY, UDP_ECHO_PY } from './helpers';
 
 type ClientRecord = { id: number; pid: number; ports: string[]; counters: Record<string, number> };
 const clientsOf = async (sock: string): Promise<ClientRecord[]> => (await control(sock, { op: 'stats' })).clients as ClientRecord[];
@@ -39,11 +39,9 @@ function startClient(sock: string, name: string): Promise<Child> {
 
 /** Polls `f` until it returns true (or fails after `ms`). */
 async function until(what: string, f: () => Promise<boolean> | boolean, ms = 10000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await f())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
+  let ok = false;
+  await settle(async () => (ok = await f()), ms);
+  if (!ok) throw new Error(`timed out waiting for ${what}`);
 }
 
 const sock = `/tmp/tsvma-ringd-restart-${process.pid}.sock`;
@@ -59,7 +57,7 @@ afterAll(async () => {
   for (const c of clients) c.proc.kill('SIGKILL');
   for (const r of ringds) {
     await r.kill9();
-    for (const f of fs.readdirSync('/dev/shm').filter((n) => n.startsWith(`tsvma-ringd.${r.proc.pid}.`))) fs.rmSync(`/dev/shm/${f}`, { force: true });
+    for (const f of regionsOf(r.proc.pid)) fs.rmSync(`/dev/shm/${f}`, { force: true });
   }
   fs.rmSync(sock, { force: true });
 });
@@ -87,9 +85,7 @@ describe('tsvma ringd restarts (sim device)', () => {
     await expect(a.waitFor((e) => e.ev === 'error' && e.op === 'tcp', 5000)).resolves.toMatchObject({ code: 'ECONNRESET' });
     expect(a.stderr).toMatch(/\[TSVMA_RINGD_GONE\] Warning: tsvma ringd at .* went away/);
     // A bind while ringd is away cannot claim its port: EADDRINUSE, saying why.
-    const fg = a.events.length;
-    a.send({ cmd: 'echo', port: 7110 });
-    const bindErr = await a.waitFor((e) => e.ev === 'error' || e.ev === 'bound', 5000, fg);
+    const bindErr = await a.request({ cmd: 'echo', port: 7110 }, (e) => e.ev === 'error' || e.ev === 'bound', 5000);
     expect(bindErr).toMatchObject({ ev: 'error', op: 'bind', code: 'EADDRINUSE' });
     expect(String(bindErr.message)).toMatch(/^bind EADDRINUSE 0\.0\.0\.0:7110 \(tsvma ringd at .* is away, so no port can be claimed/);
 
@@ -225,32 +221,8 @@ describeRoot('tsvma ringd restart on the packet device, the kernel as the peer (
 
   it('an established connection gets ECONNRESET, a bound UDP socket ENETDOWN; after the restart that socket and new connections work', async () => {
     link = await createLink({ tag: 'rdrst', assignIpA: false });
-    const peer = (code: string): Promise<void> => {
-      const p = link.b.spawn('python3', ['-u', '-c', code]);
-      peers.push(p);
-      return new Promise<void>((resolve, reject) => {
-        p.stdout!.once('data', () => resolve());
-        p.once('exit', (c) => reject(new Error(`peer exited ${c}`)));
-      });
-    };
-    await peer(`
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("${link.b.ip}", ${UDP_ECHO})); print("ready", flush=True)
-while True:
-    d, a = s.recvfrom(4096); s.sendto(b"echo " + d, a)`);
-    await peer(`
-import socket, threading
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("${link.b.ip}", ${TCP_ECHO})); s.listen(16); print("ready", flush=True)
-def echo(c):
-    while True:
-        d = c.recv(65536)
-        if not d: break
-        c.sendall(d)
-    c.close()
-while True:
-    c, _ = s.accept(); threading.Thread(target=echo, args=(c,), daemon=True).start()`);
+    await startPython(link.b, UDP_ECHO_PY(link.b.ip, UDP_ECHO), peers);
+    await startPython(link.b, TCP_ECHO_PY(link.b.ip, TCP_ECHO), peers);
     const args = [`--TSVMA_DEVICE=packet:${link.a.ifname}`, `--TSVMA_ADDR=${link.a.ip}/24`, '--netns', link.a.ns, '--VMA_RX_POLL=0'];
     let ringd = await startRingd(psock, args);
     const a = await startClient(psock, 'packet client A');

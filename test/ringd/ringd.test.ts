@@ -15,7 +15,7 @@ import { resolveConfig } from '../../conf';
 import { Engine } from '../../lib/engine';
 import { DaemonDevice, RingdUnavailableError } from '../../ring/daemon/daemon_device';
 import { createLink, netnsUnavailable, type Link } from '../helpers/netns';
-import { Child, clientReady, control, REGISTER, ringdReady, ROOT, sleep, spawnClient, spawnRingd } from './helpers';
+import { Child, clientReady, control, REGISTER, regionsOf, ringdReady, ROOT, settle, sleep, spawnClient, spawnRingd, spawnTsvma, startPython, TCP_ECHO_PY, UDP_ECHO_PY } from './helpers';
 
 /** Where ringd and its clients keep their statistics files (tsvma stats -k). */
 const STATS_DIR = `/tmp/tsvma-ringd-stats-${process.pid}`;
@@ -25,12 +25,11 @@ afterAll(() => fs.rmSync(STATS_DIR, { recursive: true, force: true }));
 /** `tsvma stats ARGS -k STATS_DIR` from the sources. */
 function tsvmaStats(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['-r', REGISTER, '-e', "require('./bin/main').main(process.argv.slice(1)).then((c) => { process.exitCode = c; })", 'stats', '-k', STATS_DIR, ...args],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawnTsvma(['stats', '-k', STATS_DIR, ...args]);
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    p.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
+    p.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
     p.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
 }
@@ -70,8 +69,6 @@ async function startClientOf(sock: string, name: string, list: Child[]): Promise
   return clientReady(c);
 }
 
-const regionsOf = (ringdPid: number | undefined): string[] => fs.readdirSync('/dev/shm').filter((f) => f.startsWith(`tsvma-ringd.${ringdPid}.`));
-
 describe('tsvma ringd on the sim device (no root needed): ports, faults, cleanup', () => {
   const sock = `/tmp/tsvma-ringd-sim-${process.pid}.sock`;
   let ringd: Child;
@@ -83,10 +80,7 @@ describe('tsvma ringd on the sim device (no root needed): ports, faults, cleanup
 
   afterAll(async () => {
     for (const c of children) c.proc.kill('SIGKILL');
-    if (ringd && ringd.exited === null) {
-      ringd.proc.kill('SIGKILL');
-      await new Promise((r) => ringd.proc.once('exit', r));
-    }
+    await ringd?.kill9();
     if (ringd) for (const f of regionsOf(ringd.proc.pid)) fs.rmSync(`/dev/shm/${f}`, { force: true });
     fs.rmSync(sock, { force: true });
   });
@@ -98,20 +92,14 @@ describe('tsvma ringd on the sim device (no root needed): ports, faults, cleanup
     await expect(a.waitFor((e) => e.ev === 'bound' || e.ev === 'error')).resolves.toMatchObject({ ev: 'bound', port: 7001 });
     b.send({ cmd: 'bind', port: 7001 });
     await expect(b.waitFor((e) => e.ev === 'bound' || e.ev === 'error')).resolves.toMatchObject({ ev: 'error', op: 'bind', code: 'EADDRINUSE' });
-    const fb = b.events.length;
-    b.send({ cmd: 'bind', port: 0 });
-    const eph = await b.waitFor((e) => e.ev === 'bound' || e.ev === 'error', 10000, fb);
+    const eph = await b.request({ cmd: 'bind', port: 0 }, (e) => e.ev === 'bound' || e.ev === 'error');
     expect(eph.ev).toBe('bound');
     let st = await control(sock, { op: 'stats' });
     const clients = st.clients as { id: number; pid: number; ports: string[] }[];
     expect(Object.fromEntries(clients.map((c) => [c.pid, c.ports]))).toEqual({ [a.proc.pid!]: ['udp/7001'], [b.proc.pid!]: [`udp/${String(eph.port)}`] });
     // Both ask to share 7002 (reuseAddr): one reuse-port group of two.
-    const fa0 = a.events.length;
-    const fb0 = b.events.length;
-    a.send({ cmd: 'bind', port: 7002, reuse: true });
-    await expect(a.waitFor((e) => e.ev === 'bound' || e.ev === 'error', 10000, fa0)).resolves.toMatchObject({ ev: 'bound', port: 7002 });
-    b.send({ cmd: 'bind', port: 7002, reuse: true });
-    await expect(b.waitFor((e) => e.ev === 'bound' || e.ev === 'error', 10000, fb0)).resolves.toMatchObject({ ev: 'bound', port: 7002 });
+    await expect(a.request({ cmd: 'bind', port: 7002, reuse: true }, (e) => e.ev === 'bound' || e.ev === 'error')).resolves.toMatchObject({ ev: 'bound', port: 7002 });
+    await expect(b.request({ cmd: 'bind', port: 7002, reuse: true }, (e) => e.ev === 'bound' || e.ev === 'error')).resolves.toMatchObject({ ev: 'bound', port: 7002 });
     st = await control(sock, { op: 'stats' });
     expect((st.groups as { port: string; pids: number[] }[]).map((g) => ({ port: g.port, pids: g.pids.slice().sort() }))).toEqual([{ port: 'udp/7002', pids: [a.proc.pid, b.proc.pid].sort() }]);
 
@@ -136,17 +124,14 @@ describe('tsvma ringd on the sim device (no root needed): ports, faults, cleanup
     expect(k.txBadIndex + k.txBadLength + k.txPortTheft).toBeGreaterThan(0);
 
     a.proc.kill('SIGKILL');
-    for (let i = 0; i < 200 && regionsOf(ringd.proc.pid).length !== 1; i++) await sleep(10);
+    await settle(() => regionsOf(ringd.proc.pid).length === 1, 2000);
     expect(regionsOf(ringd.proc.pid)).toHaveLength(1);
     // A's place in the group is gone, B's stays.
     expect((await control(sock, { op: 'stats' })).groups).toEqual([{ port: 'udp/7002', pids: [b.proc.pid] }]);
-    const fb2 = b.events.length;
-    b.send({ cmd: 'bind', port: 7001 });
-    await expect(b.waitFor((e) => e.ev === 'bound' || e.ev === 'error', 10000, fb2)).resolves.toMatchObject({ ev: 'bound', port: 7001 });
+    await expect(b.request({ cmd: 'bind', port: 7001 }, (e) => e.ev === 'bound' || e.ev === 'error')).resolves.toMatchObject({ ev: 'bound', port: 7001 });
 
     ringd.proc.kill('SIGTERM');
-    await new Promise((r) => (ringd.exited !== null ? r(null) : ringd.proc.once('exit', r)));
-    expect(ringd.exited).toBe(0);
+    expect(await ringd.exit()).toBe(0);
     expect(fs.existsSync(sock)).toBe(false);
     expect(regionsOf(ringd.proc.pid)).toEqual([]);
   });
@@ -164,12 +149,11 @@ describeRoot('tsvma ringd on the packet device, clients in other processes, the 
   const sock = `/tmp/tsvma-ringd-test-${process.pid}.sock`;
   let ringd: Child;
   const children: Child[] = [];
-  let echo: ChildProcess;
+  const peers: ChildProcess[] = [];
   let a: Child;
   let b: Child;
   const ECHO_PORT = 9400;
   const TCP_ECHO_PORT = 9500;
-  let tcpEcho: ChildProcess;
   let aTcpPort = 0;
 
   const startClient = (name: string): Promise<Child> => startClientOf(sock, name, children);
@@ -177,45 +161,17 @@ describeRoot('tsvma ringd on the packet device, clients in other processes, the 
 
   beforeAll(async () => {
     link = await createLink({ tag: 'ringd', assignIpA: false });
-    // The kernel peer: a UDP echo server.
-    echo = link.b.spawn('python3', ['-u', '-c', `
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("${link.b.ip}", ${ECHO_PORT})); print("ready", flush=True)
-while True:
-    d, a = s.recvfrom(4096); s.sendto(b"echo " + d, a)`]);
-    await new Promise<void>((resolve, reject) => {
-      echo.stdout!.once('data', () => resolve());
-      echo.once('exit', (c) => reject(new Error(`echo server exited ${c}`)));
-    });
-    tcpEcho = link.b.spawn('python3', ['-u', '-c', `
-import socket, threading
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("${link.b.ip}", ${TCP_ECHO_PORT})); s.listen(16); print("ready", flush=True)
-def echo(c):
-    while True:
-        d = c.recv(65536)
-        if not d: break
-        c.sendall(d)
-    c.close()
-while True:
-    c, _ = s.accept(); threading.Thread(target=echo, args=(c,), daemon=True).start()`]);
-    await new Promise<void>((resolve, reject) => {
-      tcpEcho.stdout!.once('data', () => resolve());
-      tcpEcho.once('exit', (c) => reject(new Error(`TCP echo server exited ${c}`)));
-    });
+    // The kernel peers: a UDP and a TCP echo server.
+    await startPython(link.b, UDP_ECHO_PY(link.b.ip, ECHO_PORT), peers);
+    await startPython(link.b, TCP_ECHO_PY(link.b.ip, TCP_ECHO_PORT), peers);
     ringd = await startRingd([`--TSVMA_DEVICE=packet:${link.a.ifname}`, `--TSVMA_ADDR=${link.a.ip}/24`, '--netns', link.a.ns, '--socket', sock, '--TSVMA_LOG=info', '--allow-uid', '65532', '--allow-gid', '65533', `--VMA_STATS_SHMEM_DIR=${STATS_DIR}/`]);
     [a, b] = await Promise.all([startClient('client A'), startClient('client B')]);
   }, 60000);
 
   afterAll(async () => {
     for (const c of children) c.proc.kill('SIGKILL');
-    echo?.kill('SIGKILL');
-    tcpEcho?.kill('SIGKILL');
-    if (ringd && ringd.exited === null) {
-      ringd.proc.kill('SIGKILL');
-      await new Promise((r) => ringd.proc.once('exit', r));
-    }
+    for (const p of peers) p.kill('SIGKILL');
+    await ringd?.kill9();
     if (ringd?.proc.pid) for (const f of shmFiles()) fs.rmSync(`/dev/shm/${f}`, { force: true });
     fs.rmSync(sock, { force: true });
     await link?.destroy();
@@ -233,7 +189,7 @@ while True:
     a.send({ cmd: 'send', host: link.b.ip, port: ECHO_PORT, text: 'from A', count: 20 });
     b.send({ cmd: 'send', host: link.b.ip, port: ECHO_PORT, text: 'from B', count: 20 });
     const want = (who: string) => Array.from({ length: 20 }, (_, i) => `echo from ${who} ${i}`);
-    for (let i = 0; i < 500 && (a.msgs().length < 20 || b.msgs().length < 20); i++) await sleep(10);
+    await settle(() => a.msgs().length >= 20 && b.msgs().length >= 20, 5000);
     // ringd's client events (an rxjs stream) reach its pino log (TSVMA_LOG=info): one 'client attached' each.
     const attached = ringd.stderr.split('\n').filter((l) => l.includes('"msg":"client attached"')).map((l) => JSON.parse(l) as { clientPid: number; uid: number });
     expect(attached.length).toBeGreaterThanOrEqual(2);
@@ -251,7 +207,7 @@ import socket
 c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for i in range(5): c.sendto(b"kernel %d" % i, ("${link.a.ip}", 9301))`]);
     expect(r.code).toBe(0);
-    for (let i = 0; i < 300 && a.msgs(from).length < 5; i++) await sleep(10);
+    await settle(() => a.msgs(from).length >= 5);
     expect(a.msgs(from)).toEqual(['kernel 0', 'kernel 1', 'kernel 2', 'kernel 3', 'kernel 4']);
     const ping = await link.b.exec('ping', ['-c', '3', '-i', '0.2', '-W', '2', link.a.ip]);
     expect(ping.stdout).toMatch(/3 packets transmitted, 3 received/);
@@ -279,18 +235,14 @@ t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 t.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("${link.b.ip}"))
 for i in range(3): t.sendto(b"group %d" % i, ("${GROUP}", 9302))`]);
     expect(r.code).toBe(0);
-    for (let i = 0; i < 300 && b.msgs(from).length < 3; i++) await sleep(10);
+    await settle(() => b.msgs(from).length >= 3);
     expect(b.msgs(from)).toEqual(['group 0', 'group 1', 'group 2']);
   });
 
   it("a bind of a port another client holds is EADDRINUSE; the holder's traffic goes on", async () => {
-    const from = b.events.length;
-    b.send({ cmd: 'bind', port: 9301 });
-    const e = await b.waitFor((x) => x.ev === 'error' || x.ev === 'bound', 10000, from);
+    const e = await b.request({ cmd: 'bind', port: 9301 }, (x) => x.ev === 'error' || x.ev === 'bound');
     expect(e).toMatchObject({ ev: 'error', op: 'bind', code: 'EADDRINUSE' });
-    const fa = a.events.length;
-    a.send({ cmd: 'send', host: link.b.ip, port: ECHO_PORT, text: 'still A', count: 3 });
-    await a.waitFor((x) => x.ev === 'msg' && x.text === 'echo still A 2', 5000, fa);
+    await a.request({ cmd: 'send', host: link.b.ip, port: ECHO_PORT, text: 'still A', count: 3 }, (x) => x.ev === 'msg' && x.text === 'echo still A 2', 5000);
   });
 
   it('TCP: both clients stream to the kernel at once (ephemeral ports never collide); a listener port is EADDRINUSE for the other; the kernel connects to a client', async () => {
@@ -336,7 +288,7 @@ import socket
 for i in range(40):
     c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.sendto(b"spread %d" % i, ("${link.a.ip}", 9310)); c.close()`]);
     expect(r.code).toBe(0);
-    for (let i = 0; i < 300 && a.msgs(fa).length + b.msgs(fb).length < 40; i++) await sleep(10);
+    await settle(() => a.msgs(fa).length + b.msgs(fb).length >= 40);
     const got = [...a.msgs(fa), ...b.msgs(fb)].sort();
     expect(got).toEqual(Array.from({ length: 40 }, (_, i) => `spread ${i}`).sort());
     expect(a.msgs(fa).length).toBeGreaterThan(0);
@@ -356,7 +308,7 @@ t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 t.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("${link.b.ip}"))
 for i in range(3): t.sendto(b"shared group %d" % i, ("${GROUP}", 9310))`]);
     expect(r.code).toBe(0);
-    for (let i = 0; i < 300 && (a.msgs(ma).length < 3 || b.msgs(mb).length < 3); i++) await sleep(10);
+    await settle(() => a.msgs(ma).length >= 3 && b.msgs(mb).length >= 3);
     expect(a.msgs(ma)).toEqual(['shared group 0', 'shared group 1', 'shared group 2']);
     expect(b.msgs(mb)).toEqual(['shared group 0', 'shared group 1', 'shared group 2']);
 
@@ -366,11 +318,7 @@ for i in range(3): t.sendto(b"shared group %d" % i, ("${GROUP}", 9310))`]);
     await expect(a.waitFor((e) => e.ev === 'tcp-listening' || (e.ev === 'error' && e.op === 'listen'), 10000, fa)).resolves.toMatchObject({ ev: 'tcp-listening', port: 9320 });
     await expect(b.waitFor((e) => e.ev === 'tcp-listening' || (e.ev === 'error' && e.op === 'listen'), 10000, fb)).resolves.toMatchObject({ ev: 'tcp-listening', port: 9320 });
     const st = await control(sock, { op: 'stats' });
-    const acc = async (c: Child): Promise<number> => {
-      const from = c.events.length;
-      c.send({ cmd: 'tcp-accepted' });
-      return Number((await c.waitFor((e) => e.ev === 'tcp-accepted', 5000, from)).n);
-    };
+    const acc = async (c: Child): Promise<number> => Number((await c.request({ cmd: 'tcp-accepted' }, (e) => e.ev === 'tcp-accepted', 5000)).n);
     const [a0, b0] = [await acc(a), await acc(b)];
     const groups = (st.groups as { port: string; pids: number[] }[]).map((g) => ({ port: g.port, pids: g.pids.slice().sort((x, y) => x - y) }));
     const ab = [a.proc.pid!, b.proc.pid!].sort((x, y) => x - y);
@@ -397,12 +345,8 @@ print(ok)`], { timeoutMs: 30000 });
     expect(na).toBeGreaterThan(0);
     expect(nb).toBeGreaterThan(0);
     // Sharing is asked for by every member: a listener without reusePort is refused, as is a reusePort one on a port held alone.
-    const fa2 = a.events.length;
-    const fb2 = b.events.length;
-    a.send({ cmd: 'tcp-listen', port: 9321 });
-    await a.waitFor((e) => e.ev === 'tcp-listening', 10000, fa2);
-    b.send({ cmd: 'tcp-listen', port: 9321, reusePort: true });
-    await expect(b.waitFor((e) => e.ev === 'tcp-listening' || (e.ev === 'error' && e.op === 'listen'), 10000, fb2)).resolves.toMatchObject({ ev: 'error', code: 'EADDRINUSE' });
+    await a.request({ cmd: 'tcp-listen', port: 9321 }, (e) => e.ev === 'tcp-listening');
+    await expect(b.request({ cmd: 'tcp-listen', port: 9321, reusePort: true }, (e) => e.ev === 'tcp-listening' || (e.ev === 'error' && e.op === 'listen'))).resolves.toMatchObject({ ev: 'error', code: 'EADDRINUSE' });
     const k = (await control(sock, { op: 'stats' })).counters as Record<string, number>;
     expect(k.groupHashed).toBeGreaterThanOrEqual(80);
     expect(k.groupFanout).toBeGreaterThanOrEqual(3);
@@ -490,18 +434,13 @@ print(json.dumps({"ev": "after", "ok": ok}), flush=True)`]);
       await expect(e.waitFor((x) => x.ev === 'tcp-listening' || x.ev === 'error')).resolves.toMatchObject({ ev: 'tcp-listening' });
       fs.writeFileSync(go, '');
       await expect(k.waitFor((x) => x.ev === 'result', 20000)).resolves.toEqual({ ev: 'result', ok: 12, fresh: 30 });
-      const from = e.events.length;
-      e.send({ cmd: 'tcp-accepted' });
       // 30 new connections hashed over three members: E gets some ((2/3)^30 odds of none).
-      const eFresh = Number((await e.waitFor((x) => x.ev === 'tcp-accepted', 5000, from)).n);
+      const eFresh = Number((await e.request({ cmd: 'tcp-accepted' }, (x) => x.ev === 'tcp-accepted', 5000)).n);
       expect(eFresh).toBeGreaterThan(0);
       // 15 connections held open over the three; E closes its listener (leaves the group) and its connections go on.
       await k.waitFor((x) => x.ev === 'text' && x.text === 'held', 15000);
-      const from2 = e.events.length;
-      e.send({ cmd: 'tcp-accepted' });
-      const eHeld = Number((await e.waitFor((x) => x.ev === 'tcp-accepted', 5000, from2)).n) - eFresh;
-      e.send({ cmd: 'tcp-unlisten', port: 9320 });
-      await e.waitFor((x) => x.ev === 'tcp-unlistened', 5000, from2);
+      const eHeld = Number((await e.request({ cmd: 'tcp-accepted' }, (x) => x.ev === 'tcp-accepted', 5000)).n) - eFresh;
+      await e.request({ cmd: 'tcp-unlisten', port: 9320 }, (x) => x.ev === 'tcp-unlistened', 5000);
       const st = await control(sock, { op: 'stats' });
       expect((st.groups as { port: string; pids: number[] }[]).find((g) => g.port === 'tcp/9320')?.pids).not.toContain(e.proc.pid);
       fs.writeFileSync(go2, '');
@@ -513,13 +452,13 @@ print(json.dumps({"ev": "after", "ok": ok}), flush=True)`]);
       fs.rmSync(go2, { force: true });
       e?.proc.kill('SIGKILL');
     }
-    for (let i = 0; i < 200 && shmFiles().length !== 2; i++) await sleep(10);
+    await settle(() => shmFiles().length === 2, 2000);
     expect(shmFiles()).toHaveLength(2);
   });
 
   it('node:cluster: an http server with 4 workers on one port over ringd, driven by wrk from the kernel side: zero errors, requests spread over the workers', async () => {
     const proc = spawn(process.execPath, ['-r', REGISTER, path.join(__dirname, 'cluster_http.ts'), '4', '8080'], {
-      cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TSVMA_DEVICE: `daemon:${sock}`, TSVMA_ADDR: '', VMA_STATS_FILE: '' },
+      cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TSVMA_DEVICE: `daemon:${sock}`, TSVMA_ADDR: '', VMA_STATS_FILE: '', VMA_STATS_SHMEM_DIR: '' },
     });
     const app = new Child(proc, 'cluster http');
     children.push(app);
@@ -536,9 +475,7 @@ print(json.dumps({"ev": "after", "ok": ok}), flush=True)`]);
       expect(w.stdout).not.toMatch(/Socket errors|Non-2xx/);
       const total = Number(/(\d+) requests in/.exec(w.stdout)?.[1]);
       expect(total).toBeGreaterThan(100);
-      const from = app.events.length;
-      app.send({ cmd: 'counts' });
-      const counts = (await app.waitFor((e) => e.ev === 'counts', 10000, from)).counts as Record<string, number>;
+      const counts = (await app.request({ cmd: 'counts' }, (e) => e.ev === 'counts')).counts as Record<string, number>;
       expect(Object.keys(counts).map(Number).sort((x, y) => x - y)).toEqual(workers);
       const served = Object.values(counts);
       expect(served.reduce((x, y) => x + y, 0)).toBeGreaterThanOrEqual(total);
@@ -546,14 +483,10 @@ print(json.dumps({"ev": "after", "ok": ok}), flush=True)`]);
       for (const n of served) expect(n).toBeGreaterThan(0);
     } finally {
       proc.stdin!.end();
-      await new Promise((r) => (app.exited !== null ? r(null) : proc.once('exit', r)));
+      await app.exit();
     }
     // The workers are gone: ringd dissolved the group.
-    for (let i = 0; i < 200; i++) {
-      const st = await control(sock, { op: 'stats' });
-      if (!(st.groups as { port: string }[]).some((x) => x.port === 'tcp/8080')) break;
-      await sleep(10);
-    }
+    await settle(async () => !((await control(sock, { op: 'stats' })).groups as { port: string }[]).some((x) => x.port === 'tcp/8080'), 2000);
     expect(((await control(sock, { op: 'stats' })).groups as { port: string }[]).map((x) => x.port)).not.toContain('tcp/8080');
   });
 
@@ -611,23 +544,22 @@ print(json.dumps(res), flush=True)`]);
     } finally {
       py.kill('SIGKILL');
     }
-    for (let i = 0; i < 200 && shmFiles().length !== 2; i++) await sleep(10);
+    await settle(() => shmFiles().length === 2, 2000);
   });
 
   it("kill -9 of a client: ringd frees its port and region, the other client binds it and its traffic goes on", async () => {
     const before = shmFiles();
     expect(before).toHaveLength(2);
     const detached = ((await control(sock, { op: 'stats' })).counters as Record<string, number>).clientsDetached;
-    a.proc.kill('SIGKILL');
-    await new Promise((r) => a.proc.once('exit', r));
+    await a.kill9();
     // Freed as soon as ringd sees the control socket close.
-    for (let i = 0; i < 200 && shmFiles().length !== 1; i++) await sleep(10);
+    await settle(() => shmFiles().length === 1, 2000);
     expect(shmFiles()).toHaveLength(1);
     const from = b.events.length;
     b.send({ cmd: 'bind', port: 9301 });
     await expect(b.waitFor((x) => x.ev === 'error' || x.ev === 'bound', 10000, from)).resolves.toMatchObject({ ev: 'bound', port: 9301 });
     b.send({ cmd: 'send', host: link.b.ip, port: ECHO_PORT, text: 'B on 9301', count: 10 });
-    for (let i = 0; i < 300 && b.msgs(from).length < 10; i++) await sleep(10);
+    await settle(() => b.msgs(from).length >= 10);
     expect(b.msgs(from)).toEqual(Array.from({ length: 10 }, (_, i) => `echo B on 9301 ${i}`));
     const st = await control(sock, { op: 'stats' });
     expect(st).toMatchObject({ ok: true, counters: { clientsDetached: detached + 1 } });
@@ -672,14 +604,14 @@ for i in range(3000): c.sendto(b"flood %d" % i, ("${link.a.ip}", 9303))`]);
     }
     const from = b.events.length;
     b.send({ cmd: 'send', host: link.b.ip, port: ECHO_PORT, text: 'B after garbage', count: 10 });
-    for (let i = 0; i < 300 && b.msgs(from).length < 10; i++) await sleep(10);
+    await settle(() => b.msgs(from).length >= 10);
     expect(b.msgs(from)).toEqual(Array.from({ length: 10 }, (_, i) => `echo B after garbage ${i}`));
     expect(ringd.exited).toBeNull();
     const st = await control(sock, { op: 'stats' });
     const k = st.counters as Record<string, number>;
     expect(k.txBadIndex + k.txBadLength + k.txPortTheft + k.rxBadTail).toBeGreaterThan(0);
     c.proc.kill('SIGKILL');
-    for (let i = 0; i < 200 && shmFiles().length !== 1; i++) await sleep(10);
+    await settle(() => shmFiles().length === 1, 2000);
     expect(shmFiles()).toHaveLength(1);
   });
 
@@ -698,7 +630,7 @@ for i in range(3000): c.sendto(b"flood %d" % i, ("${link.a.ip}", 9303))`]);
       const done = await Promise.all(eight.map((c) => c.waitFor((e) => e.ev === 'tcp-done' || (e.ev === 'error' && e.op === 'tcp'), 30000)));
       for (const d of done) expect(d).toMatchObject({ ev: 'tcp-done', ok: true, bytes: 1 << 18 });
       expect(new Set(done.map((d) => d.local)).size).toBe(8);
-      for (let t = 0; t < 300 && eight.some((c) => c.msgs().length < 10); t++) await sleep(10);
+      await settle(() => eight.every((c) => c.msgs().length >= 10));
       eight.forEach((c, i) => expect(c.msgs()).toEqual(Array.from({ length: 10 }, (_, k) => `echo H${i} ${k}`)));
       const st = await control(sock, { op: 'stats' });
       const per = (st.clients as { pid: number; counters: { rxFrames: number; txFrames: number } }[]).filter((c) => eight.some((h) => h.proc.pid === c.pid));
@@ -707,7 +639,7 @@ for i in range(3000): c.sendto(b"flood %d" % i, ("${link.a.ip}", 9303))`]);
     } finally {
       for (const c of eight) c.proc.kill('SIGKILL');
     }
-    for (let i = 0; i < 300 && shmFiles().length !== before; i++) await sleep(10);
+    await settle(() => shmFiles().length === before);
     expect(shmFiles()).toHaveLength(before);
   });
 
@@ -716,7 +648,7 @@ for i in range(3000): c.sendto(b"flood %d" % i, ("${link.a.ip}", 9303))`]);
     expect(fs.statSync(sock).mode & 0o777).toBe(0o660);
     const asUid = (uid: number, name: string): Child => {
       const proc = spawn(process.execPath, ['-r', REGISTER, path.join(__dirname, 'client.ts')], {
-        cwd: ROOT, uid, gid: uid, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TSVMA_DEVICE: `daemon:${sock}`, VMA_STATS_FILE: '' },
+        cwd: ROOT, uid, gid: uid, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TSVMA_DEVICE: `daemon:${sock}`, VMA_STATS_FILE: '', VMA_STATS_SHMEM_DIR: '' },
       });
       const c = new Child(proc, name);
       children.push(c);
@@ -734,13 +666,12 @@ for i in range(3000): c.sendto(b"flood %d" % i, ("${link.a.ip}", 9303))`]);
     allowed.proc.kill('SIGKILL');
     // Another uid cannot reach a 0660 socket at all; opened up, SO_PEERCRED is what refuses it.
     const noAccess = asUid(65534, 'client as uid 65534, socket 0660');
-    await new Promise((r) => (noAccess.exited !== null ? r(null) : noAccess.proc.once('exit', r)));
+    await noAccess.exit();
     expect(noAccess.stderr).toMatch(/not allowed to connect to ringd's socket .* \(mode 0660\)/);
     fs.chmodSync(sock, 0o666);
     try {
       const refused = asUid(65534, 'client as uid 65534');
-      await new Promise((r) => (refused.exited !== null ? r(null) : refused.proc.once('exit', r)));
-      expect(refused.exited).not.toBe(0);
+      expect(await refused.exit()).not.toBe(0);
       expect(refused.stderr).toMatch(/refused to attach this process: uid 65534 gid 65534 is not allowed by this ringd/);
     } finally {
       fs.chmodSync(sock, 0o660);
@@ -751,8 +682,7 @@ for i in range(3000): c.sendto(b"flood %d" % i, ("${link.a.ip}", 9303))`]);
 
   it('SIGTERM: ringd detaches its clients, removes its socket and regions, exits 0', async () => {
     ringd.proc.kill('SIGTERM');
-    await new Promise((r) => (ringd.exited !== null ? r(null) : ringd.proc.once('exit', r)));
-    expect(ringd.exited).toBe(0);
+    expect(await ringd.exit()).toBe(0);
     expect(fs.existsSync(sock)).toBe(false);
     expect(shmFiles()).toEqual([]);
   });
