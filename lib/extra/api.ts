@@ -30,7 +30,7 @@ import { loadedDeviceKind, runtime, setPoolAllocator, type Runtime } from '../ru
 import { formatCloseDump } from '../stats/format';
 import { entryOf, registeredSockets, ringByFd, ringFdOf, socketByFd, socketRecord, socketValues, type SocketEntry } from '../stats/registry';
 import * as C from './constants';
-import { hold, heldPacket, overLimit, peekPacketId, release, heldCounters, type HeldPacket } from './held';
+import { hold, heldPacket, overLimit, peekPacketId, release, type HeldPacket } from './held';
 import { setThreadOffload } from './threads';
 import * as X from './xtreme';
 
@@ -292,7 +292,6 @@ function recvfrom_zcopy(s: SocketRef, len: number, flags = 0): ZcopyResult | -1 
   } else if ((flags & C.MSG_VMA_ZCOPY_FORCE) === 0 && overLimit(ring)) {
     const copy = Buffer.from(ring.rxPool.buf.subarray(d.offset, d.offset + d.length));
     ring.rxPool.release(d.id);
-    heldCounters.copyFallbacks++;
     view = copy;
     packetId = hold(e, ring, -1, copy);
   } else {

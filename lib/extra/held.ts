@@ -6,8 +6,7 @@
  *
  * Copy fallback: a ring whose RX buffers are half held by the application would soon have none
  * to receive into; past that mark (`overLimit`) receive paths copy the payload to the heap and give
- * the ring buffer back at once (counted in `copyFallbacks`), unless MSG_VMA_ZCOPY_FORCE asks
- * otherwise.
+ * the ring buffer back at once, unless MSG_VMA_ZCOPY_FORCE asks otherwise.
  */
 import type { Ring } from '../../ring/ring';
 import type { SocketEntry } from '../stats/registry';
@@ -27,7 +26,7 @@ const held = new Map<number, HeldPacket>();
 const perRing = new Map<Ring, number>();
 let nextPacketId = 1;
 
-export const heldCounters = { holds: 0, frees: 0, copyFallbacks: 0 };
+export const heldCounters = { holds: 0, frees: 0 };
 
 /** The id the next held packet will get (a receive callback sees it before it decides). */
 export function peekPacketId(): number {
