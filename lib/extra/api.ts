@@ -562,7 +562,7 @@ function getsockopt(s: SocketRef, level: number, optname: number): unknown {
     case C.SO_VMA_USER_DATA: return x.userData;
     case C.SO_VMA_RING_ALLOC_LOGIC: return { ring_alloc_logic: x.ringLogic, user_id: x.ringUserId, ring_profile_key: x.ringProfileKey };
     case C.SO_VMA_FLOW_TAG: return x.flowTag;
-    case C.SO_VMA_SHUTDOWN_RX: return e.udp ? (e.udp.rxShutdown ? 1 : 0) : 0;
+    case C.SO_VMA_SHUTDOWN_RX: return (e.udp ? e.udp.rxShutdown : !!e.tcp?.rxShutdown) ? 1 : 0;
     case C.SO_TIMESTAMP: return x.timestamp ? 1 : 0;
     case C.SO_TIMESTAMPNS: return x.timestampNs ? 1 : 0;
     case C.SO_TIMESTAMPING: return x.timestamping;

@@ -505,6 +505,13 @@ describe('TCP', () => {
     expect(h[23]).toBe(6);
   });
 
+  it('SO_VMA_SHUTDOWN_RX on a connection: set, then read back by getsockopt', async () => {
+    const { conn } = await pair();
+    expect(api.getsockopt(conn, tsvma.SOL_SOCKET, tsvma.SO_VMA_SHUTDOWN_RX)).toBe(0);
+    expect(api.setsockopt(conn, tsvma.SOL_SOCKET, tsvma.SO_VMA_SHUTDOWN_RX, 1)).toBe(0);
+    expect(api.getsockopt(conn, tsvma.SOL_SOCKET, tsvma.SO_VMA_SHUTDOWN_RX)).toBe(1);
+  });
+
   it('recvfrom_zcopy (gtest vma_recvfrom_zcopy): ENOBUFS, a single exchange, large data with free_packets', async () => {
     const { client, conn } = await pair();
     expect(api.recvfrom_zcopy(conn, 16)).toBe(-1);
